@@ -1,0 +1,54 @@
+// The only module that reads process.env (DESIGN.md §8). Everything else receives
+// configuration as arguments, so tests and child processes can build their own.
+import { z } from "zod";
+
+const shardList = z
+  .string()
+  .transform((raw, ctx) => {
+    const shards: { name: string; url: string }[] = [];
+    for (const part of raw.split(/[;,\s]+/).filter(Boolean)) {
+      const eq = part.indexOf("=");
+      const name = part.slice(0, eq);
+      const url = part.slice(eq + 1);
+      if (eq <= 0 || !/^[a-z][a-z0-9_-]{0,30}$/.test(name) || !/^postgres(ql)?:\/\//.test(url)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected name=postgres://… pairs separated by ';' (bad entry "${part}")`,
+        });
+        return z.NEVER;
+      }
+      shards.push({ name, url });
+    }
+    return shards;
+  });
+
+const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL").optional(),
+  SHARD_URLS: shardList.optional(),
+  COHORT_DATA_DIR: z.string().default(".cohort"),
+  COHORT_SHARDS: intFrom(4, 1),
+  HOST: z.string().default("localhost"),
+  PORT: intFrom(3000),
+  ENGINE_LEASE_MS: intFrom(3000, 500),
+  ENGINE_HEARTBEAT_MS: intFrom(1000, 100),
+  ENGINE_TX_TIMEOUT_MS: intFrom(30_000, 100),
+  SIM_ENABLED: z.enum(["0", "1"]).default("1"),
+  SIM_RATE: intFrom(20),
+  SIM_CONCURRENCY: intFrom(8, 1),
+  SIM_ACCOUNTS: intFrom(1000, 2),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid environment:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,49 @@
+// One error class with a closed set of codes (DESIGN.md §8). `expose` separates what a
+// caller or user may read from internal failures, which are logged and reported generically.
+
+export const errorCodes = {
+  // engine misuse and outcomes
+  UNKNOWN_SHARD: { status: 400, expose: true },
+  TX_NOT_ACTIVE: { status: 409, expose: true },
+  TX_ABORTED: { status: 409, expose: true },
+  TX_TIMED_OUT: { status: 409, expose: true },
+  BRANCH_FAILED: { status: 409, expose: true },
+  VOTED_NO: { status: 409, expose: true },
+  DECISION_CONFLICT: { status: 409, expose: true },
+  ENGINE_STOPPED: { status: 503, expose: true },
+  // API input
+  BAD_REQUEST: { status: 400, expose: true },
+  NOT_FOUND: { status: 404, expose: true },
+  // anything else
+  INTERNAL: { status: 500, expose: false },
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class CohortError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = "CohortError";
+    this.code = code;
+    this.details = opts.details;
+  }
+
+  get status(): number {
+    return errorCodes[this.code].status;
+  }
+
+  get expose(): boolean {
+    return errorCodes[this.code].expose;
+  }
+}
+
+export function isCohortError(err: unknown, code?: ErrorCode): err is CohortError {
+  return err instanceof CohortError && (code === undefined || err.code === code);
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

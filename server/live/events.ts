@@ -1,0 +1,36 @@
+// Small versioned events on a bounded Redis Stream (DESIGN.md §6). The engine appends;
+// console processes read from it and fan out over socket.io.
+import type { Redis } from "ioredis";
+
+export const EVENTS_STREAM = "cohort:events";
+/** Approximate cap (XADD MAXLEN ~): enough for a reconnecting browser to catch up. */
+export const EVENTS_MAXLEN = 100_000;
+
+export type TxStatus = "ACTIVE" | "PREPARING" | "COMMITTING" | "COMMITTED" | "ABORTING" | "ABORTED";
+
+export type CohortEvent =
+  | { v: 1; type: "tx.updated"; id: string; status: TxStatus; label: string; at: number }
+  | { v: 1; type: "engine.instance"; id: string; state: "started" | "stopped" | "takeover"; at: number };
+
+/** Stream entries carry one field `e` holding the JSON event. */
+export function encodeEvent(event: CohortEvent): string {
+  return JSON.stringify(event);
+}
+
+export function decodeEvent(fields: string[]): CohortEvent | null {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === "e") {
+      try {
+        const parsed = JSON.parse(fields[i + 1]!) as CohortEvent;
+        return parsed.v === 1 ? parsed : null;
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+export function publishEvent(redis: Redis, event: CohortEvent): Promise<unknown> {
+  return redis.xadd(EVENTS_STREAM, "MAXLEN", "~", String(EVENTS_MAXLEN), "*", "e", encodeEvent(event));
+}

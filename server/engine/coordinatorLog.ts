@@ -1,0 +1,228 @@
+// Writes to the coordinator log. Each state change is one statement: a data-modifying
+// CTE that does the compare-and-set on the transaction row, updates its branches and
+// appends the timeline records, so a change and its record can never be split.
+// Every CAS names the expected status and owner: a coordinator whose work was taken
+// over, force-aborted or timed out finds zero rows and learns it lost.
+import type { PrismaClient } from "../db/prisma";
+
+export type TxStatus = "ACTIVE" | "PREPARING" | "COMMITTING" | "COMMITTED" | "ABORTING" | "ABORTED";
+export type BranchStatus = "ACTIVE" | "PREPARED" | "FAILED" | "COMMITTED" | "ABORTED";
+export type Decision = "COMMIT" | "ABORT";
+
+export interface TxRow {
+  id: string;
+  label: string;
+  status: TxStatus;
+  decision: Decision | null;
+  coordinatorId: string | null;
+  deadlineAt: Date;
+  abortReason: string | null;
+}
+
+export interface BranchRow {
+  shard: string;
+  status: BranchStatus;
+  vote: boolean | null;
+  attempts: number;
+}
+
+export interface Vote {
+  shard: string;
+  yes: boolean;
+  error?: string;
+}
+
+const json = (v: unknown) => JSON.stringify(v ?? null);
+
+export class CoordinatorLog {
+  /**
+   * @param forced   synchronous_commit on: the COMMIT decision (the commit point).
+   * @param lazy     synchronous_commit off: records that presumed abort lets us lose.
+   */
+  constructor(
+    private readonly forced: PrismaClient,
+    private readonly lazy: PrismaClient,
+  ) {}
+
+  async begin(tx: { id: string; label: string; coordinatorId: string; deadlineAt: Date; actor: string }): Promise<void> {
+    await this.lazy.$executeRaw`
+      WITH t AS (
+        INSERT INTO transactions (id, label, status, coordinator_id, deadline_at)
+        VALUES (${tx.id}::uuid, ${tx.label}, 'ACTIVE', ${tx.coordinatorId}::uuid, ${tx.deadlineAt})
+        RETURNING id)
+      INSERT INTO tx_log (tx_id, type, actor, data)
+      SELECT id, 'begin', ${tx.actor}, ${json({ label: tx.label, deadlineAt: tx.deadlineAt })}::jsonb FROM t`;
+  }
+
+  /** ACTIVE → PREPARING with the branch list; must be in the log before any PREPARE. */
+  async markPreparing(tx: { id: string; coordinatorId: string; shards: string[]; gids: string[]; actor: string }): Promise<boolean> {
+    const n = await this.lazy.$executeRaw`
+      WITH t AS (
+        UPDATE transactions SET status = 'PREPARING', updated_at = now()
+        WHERE id = ${tx.id}::uuid AND status = 'ACTIVE' AND coordinator_id = ${tx.coordinatorId}::uuid
+          AND decision IS NULL AND deadline_at > now()
+        RETURNING id),
+      b AS (
+        INSERT INTO branches (tx_id, shard, gid, status)
+        SELECT t.id, s.shard, s.gid, 'ACTIVE' FROM t, unnest(${tx.shards}::text[], ${tx.gids}::text[]) AS s(shard, gid))
+      INSERT INTO tx_log (tx_id, type, actor, data)
+      SELECT id, 'prepare', ${tx.actor}, ${json({ shards: tx.shards })}::jsonb FROM t`;
+    return n > 0;
+  }
+
+  /** The commit point: forced, and only if nobody decided or aborted first. */
+  async decideCommit(tx: { id: string; coordinatorId: string; shards: string[]; actor: string }): Promise<boolean> {
+    const n = await this.forced.$executeRaw`
+      WITH t AS (
+        UPDATE transactions SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now()
+        WHERE id = ${tx.id}::uuid AND status = 'PREPARING' AND coordinator_id = ${tx.coordinatorId}::uuid
+          AND decision IS NULL AND deadline_at > now()
+        RETURNING id),
+      b AS (
+        UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now()
+        WHERE tx_id IN (SELECT id FROM t)),
+      r AS (
+        SELECT 1 AS ord, t.id, 'vote' AS type, s AS shard, '{"yes":true}'::jsonb AS data
+        FROM t, unnest(${tx.shards}::text[]) AS s
+        UNION ALL
+        SELECT 2, id, 'decision', NULL, '{"decision":"COMMIT"}'::jsonb FROM t)
+      INSERT INTO tx_log (tx_id, type, actor, shard, data)
+      SELECT id, type, ${tx.actor}, shard, data FROM r ORDER BY ord, shard`;
+    return n > 0;
+  }
+
+  /**
+   * Logs an ABORT decision while none exists. Not forced: under presumed abort a lost
+   * abort record reads as abort anyway. `coordinatorId` null means "whoever owns it"
+   * (operators, recovery after claiming).
+   */
+  async decideAbort(tx: {
+    id: string;
+    coordinatorId: string | null;
+    reason: string;
+    votes?: Vote[];
+    actor: string;
+    recordType?: string;
+  }): Promise<boolean> {
+    const votes = tx.votes ?? [];
+    const n = await this.lazy.$executeRaw`
+      WITH t AS (
+        UPDATE transactions SET status = 'ABORTING', decision = 'ABORT', decided_at = now(), updated_at = now(),
+          abort_reason = ${tx.reason}
+        WHERE id = ${tx.id}::uuid AND status IN ('ACTIVE', 'PREPARING') AND decision IS NULL
+          AND (${tx.coordinatorId}::uuid IS NULL OR coordinator_id = ${tx.coordinatorId}::uuid)
+        RETURNING id),
+      vv AS (
+        SELECT * FROM unnest(${votes.map((v) => v.shard)}::text[], ${votes.map((v) => v.yes)}::boolean[],
+          ${votes.map((v) => v.error ?? "")}::text[]) AS x(shard, yes, error)),
+      b AS (
+        UPDATE branches SET
+          status = CASE WHEN vv.yes THEN 'PREPARED'::"BranchStatus" ELSE 'FAILED'::"BranchStatus" END,
+          vote = vv.yes,
+          prepared_at = CASE WHEN vv.yes THEN now() END,
+          last_error = NULLIF(vv.error, '')
+        FROM vv WHERE branches.tx_id IN (SELECT id FROM t) AND branches.shard = vv.shard),
+      r AS (
+        SELECT 1 AS ord, t.id, 'vote' AS type, vv.shard, jsonb_build_object('yes', vv.yes, 'error', NULLIF(vv.error, '')) AS data
+        FROM t, vv
+        UNION ALL
+        SELECT 2, id, ${tx.recordType ?? "decision"}, NULL, ${json({ decision: "ABORT", reason: tx.reason })}::jsonb FROM t)
+      INSERT INTO tx_log (tx_id, type, actor, shard, data)
+      SELECT id, type, ${tx.actor}, shard, data FROM r ORDER BY ord, shard`;
+    return n > 0;
+  }
+
+  /** Phase-2 progress of some branches: successes, or a failed attempt with its retry time. */
+  async recordPhase2(tx: {
+    id: string;
+    coordinatorId: string;
+    done: { shard: string; status: "COMMITTED" | "ABORTED"; note?: string }[];
+    failed: { shard: string; error: string; nextRetryAt: Date }[];
+    actor: string;
+  }): Promise<boolean> {
+    const n = await this.lazy.$executeRaw`
+      WITH t AS (
+        SELECT id FROM transactions
+        WHERE id = ${tx.id}::uuid AND coordinator_id = ${tx.coordinatorId}::uuid AND status IN ('COMMITTING', 'ABORTING')),
+      d AS (
+        UPDATE branches SET status = x.status::"BranchStatus", resolved_at = now(), attempts = attempts + 1,
+          last_error = NULL, next_retry_at = NULL
+        FROM unnest(${tx.done.map((d) => d.shard)}::text[], ${tx.done.map((d) => d.status)}::text[]) AS x(shard, status)
+        WHERE branches.tx_id IN (SELECT id FROM t) AND branches.shard = x.shard),
+      f AS (
+        UPDATE branches SET attempts = attempts + 1, last_error = x.error, next_retry_at = x.retry_at
+        FROM unnest(${tx.failed.map((f) => f.shard)}::text[], ${tx.failed.map((f) => f.error)}::text[],
+          ${tx.failed.map((f) => f.nextRetryAt.toISOString())}::timestamptz[]) AS x(shard, error, retry_at)
+        WHERE branches.tx_id IN (SELECT id FROM t) AND branches.shard = x.shard),
+      l1 AS (
+        INSERT INTO tx_log (tx_id, type, actor, shard, data)
+        SELECT t.id, 'phase2.done', ${tx.actor}, x.shard, jsonb_build_object('status', x.status, 'note', NULLIF(x.note, ''))
+        FROM t, unnest(${tx.done.map((d) => d.shard)}::text[], ${tx.done.map((d) => d.status)}::text[],
+          ${tx.done.map((d) => d.note ?? "")}::text[]) AS x(shard, status, note))
+      INSERT INTO tx_log (tx_id, type, actor, shard, data)
+      SELECT t.id, 'phase2.error', ${tx.actor}, x.shard, jsonb_build_object('error', x.error, 'nextRetryAt', x.retry_at)
+      FROM t, unnest(${tx.failed.map((f) => f.shard)}::text[], ${tx.failed.map((f) => f.error)}::text[],
+        ${tx.failed.map((f) => f.nextRetryAt.toISOString())}::text[]) AS x(shard, error, retry_at)`;
+    // n counts the log rows written; zero with something to write means the tx is not ours.
+    return n > 0 || (tx.done.length === 0 && tx.failed.length === 0);
+  }
+
+  /**
+   * The end record: COMMITTING → COMMITTED or ABORTING/ACTIVE → ABORTED, with every
+   * branch not yet resolved set to the outcome (branches that voted no stay FAILED).
+   */
+  async finish(tx: {
+    id: string;
+    coordinatorId: string | null;
+    from: TxStatus[];
+    to: "COMMITTED" | "ABORTED";
+    doneShards?: string[];
+    reason?: string;
+    actor: string;
+  }): Promise<boolean> {
+    const branchTo = tx.to === "COMMITTED" ? "COMMITTED" : "ABORTED";
+    const n = await this.lazy.$executeRaw`
+      WITH t AS (
+        UPDATE transactions SET status = ${tx.to}::"TxStatus", ended_at = now(), updated_at = now(),
+          decision = COALESCE(decision, ${tx.to === "COMMITTED" ? "COMMIT" : "ABORT"}::"Decision"),
+          abort_reason = COALESCE(abort_reason, ${tx.reason ?? null})
+        WHERE id = ${tx.id}::uuid AND status = ANY(${tx.from}::"TxStatus"[])
+          AND (${tx.coordinatorId}::uuid IS NULL OR coordinator_id = ${tx.coordinatorId}::uuid)
+        RETURNING id),
+      b AS (
+        UPDATE branches SET status = ${branchTo}::"BranchStatus", resolved_at = now(), next_retry_at = NULL,
+          attempts = CASE WHEN shard = ANY(${tx.doneShards ?? []}::text[]) THEN attempts + 1 ELSE attempts END
+        WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED')),
+      r AS (
+        SELECT 1 AS ord, t.id, 'phase2.done' AS type, s AS shard, jsonb_build_object('status', ${branchTo}::text) AS data
+        FROM t, unnest(${tx.doneShards ?? []}::text[]) AS s
+        UNION ALL
+        SELECT 2, id, 'end', NULL, ${json({ status: tx.to, reason: tx.reason })}::jsonb FROM t)
+      INSERT INTO tx_log (tx_id, type, actor, shard, data)
+      SELECT id, type, ${tx.actor}, shard, data FROM r ORDER BY ord, shard`;
+    return n > 0;
+  }
+
+  async append(rec: { txId: string; type: string; actor: string; shard?: string; data?: unknown }): Promise<void> {
+    await this.lazy.$executeRaw`
+      INSERT INTO tx_log (tx_id, type, actor, shard, data)
+      VALUES (${rec.txId}::uuid, ${rec.type}, ${rec.actor}, ${rec.shard ?? null}, ${json(rec.data)}::jsonb)`;
+  }
+
+  async read(id: string): Promise<(TxRow & { branches: BranchRow[] }) | null> {
+    const row = await this.forced.transaction.findUnique({
+      where: { id },
+      select: {
+        id: true,
+        label: true,
+        status: true,
+        decision: true,
+        coordinatorId: true,
+        deadlineAt: true,
+        abortReason: true,
+        branches: { select: { shard: true, status: true, vote: true, attempts: true } },
+      },
+    });
+    return row;
+  }
+}

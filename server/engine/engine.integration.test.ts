@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CohortError } from "../errors";
+import { applyLeg } from "../sim/transfer";
+import { totalBalance } from "../sim/bankSchema";
+import { startWorkload } from "../sim/workload";
+import { createTestEnv, type TestEnv } from "../testing/testEnv";
+import { waitFor } from "../testing/waitFor";
+import type { Engine } from "./engine";
+
+let env: TestEnv;
+let engine: Engine;
+
+beforeAll(async () => {
+  env = await createTestEnv({ shards: 2, accounts: 100 });
+  engine = await env.engine();
+});
+afterAll(async () => env?.cleanup());
+
+const ledgerRows = async (shard: string, txId: string) =>
+  Number((await env.shard(shard).query<{ n: string }>("SELECT count(*) AS n FROM ledger WHERE tx_id = $1", [txId])).rows[0]!.n);
+const balance = async (shard: string, account: number) =>
+  Number((await env.shard(shard).query<{ balance: string }>("SELECT balance FROM accounts WHERE id = $1", [account])).rows[0]!.balance);
+const txRow = (id: string) =>
+  env.prisma.transaction.findUniqueOrThrow({ where: { id }, select: { status: true, decision: true, abortReason: true, branches: true } });
+const timeline = async (id: string) =>
+  (await env.prisma.logRecord.findMany({ where: { txId: id }, orderBy: { id: "asc" }, select: { type: true, shard: true } })).map(
+    (r) => (r.shard ? `${r.type}@${r.shard}` : r.type),
+  );
+const preparedCount = async () => (await Promise.all(env.shards.map((s) => s.listPrepared()))).flat().length;
+
+// Accounts 0 and 1 live on shard-a and shard-b (account % 2).
+describe("two-phase commit across shards", () => {
+  it("commits both branches atomically and logs every step", async () => {
+    const before = [await balance("shard-a", 0), await balance("shard-b", 1)];
+    const tx = await engine.begin({ label: "test-commit" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 0, -10));
+    await tx.run("shard-b", (c) => applyLeg(c, tx.id, 1, 10));
+    const outcome = await tx.commit();
+    expect(outcome).toEqual({ id: tx.id, status: "COMMITTED" });
+    expect([await balance("shard-a", 0), await balance("shard-b", 1)]).toEqual([before[0]! - 10, before[1]! + 10]);
+    const row = await txRow(tx.id);
+    expect(row.status).toBe("COMMITTED");
+    expect(row.decision).toBe("COMMIT");
+    expect(row.branches.map((b) => [b.shard, b.status, b.vote]).sort()).toEqual([
+      ["shard-a", "COMMITTED", true],
+      ["shard-b", "COMMITTED", true],
+    ]);
+    const records = await timeline(tx.id);
+    expect(records[0]).toBe("begin");
+    expect(records).toContain("prepare");
+    expect(records).toContain("vote@shard-a");
+    expect(records).toContain("decision");
+    expect(records).toContain("phase2.done@shard-b");
+    expect(records.at(-1)).toBe("end");
+    expect(await preparedCount()).toBe(0);
+  });
+
+  it("aborts everywhere when a shard votes no at PREPARE", async () => {
+    // A deferred foreign key is only checked at PREPARE: the shard votes no.
+    await env.shard("shard-b").query(`
+      CREATE TABLE IF NOT EXISTS parents (id int PRIMARY KEY);
+      CREATE TABLE IF NOT EXISTS children (parent int REFERENCES parents DEFERRABLE INITIALLY DEFERRED)`);
+    const before = await balance("shard-a", 2);
+    const tx = await engine.begin({ label: "test-no-vote" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 2, -5));
+    await tx.run("shard-b", (c) => c.query("INSERT INTO children VALUES (42)"));
+    const err = await tx.commit().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CohortError);
+    expect((err as CohortError).code).toBe("VOTED_NO");
+    const row = await txRow(tx.id);
+    expect(row.status).toBe("ABORTED");
+    expect(row.decision).toBe("ABORT");
+    const b = Object.fromEntries(row.branches.map((x) => [x.shard, x]));
+    expect(b["shard-b"]).toMatchObject({ status: "FAILED", vote: false });
+    expect(b["shard-a"]).toMatchObject({ status: "ABORTED", vote: true });
+    expect(await balance("shard-a", 2)).toBe(before);
+    expect(await ledgerRows("shard-a", tx.id)).toBe(0);
+    expect(await preparedCount()).toBe(0);
+  });
+
+  it("aborts and prepares nothing when a branch throws", async () => {
+    const before = await balance("shard-a", 4);
+    const tx = await engine.begin({ label: "test-branch-error" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 4, -5));
+    const err = await tx.run("shard-b", (c) => c.query("SELECT 1/0")).catch((e: unknown) => e);
+    expect((err as CohortError).code).toBe("BRANCH_FAILED");
+    expect((err as Error).message).toMatch(/division by zero/);
+    // The transaction is over: further work and commit say why.
+    await expect(tx.run("shard-a", (c) => c.query("SELECT 1"))).rejects.toMatchObject({ code: "BRANCH_FAILED" });
+    await expect(tx.commit()).rejects.toMatchObject({ code: "BRANCH_FAILED" });
+    expect((await txRow(tx.id)).status).toBe("ABORTED");
+    expect(await balance("shard-a", 4)).toBe(before);
+    expect(await preparedCount()).toBe(0);
+  });
+
+  it("rejects misuse with typed errors", async () => {
+    const tx = await engine.begin({ label: "test-misuse" });
+    await expect(tx.run("shard-z", (c) => c.query("SELECT 1"))).rejects.toMatchObject({ code: "UNKNOWN_SHARD" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 6, -1));
+    await tx.commit();
+    await expect(tx.commit()).rejects.toMatchObject({ code: "TX_NOT_ACTIVE" });
+    await expect(tx.run("shard-a", (c) => c.query("SELECT 1"))).rejects.toMatchObject({ code: "TX_NOT_ACTIVE" });
+    await expect(engine.begin({ label: "" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(engine.begin({ label: "x", timeoutMs: -1 })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    const aborted = await engine.begin({ label: "test-abort" });
+    await aborted.run("shard-b", (c) => applyLeg(c, aborted.id, 7, -1));
+    await aborted.abort("changed my mind");
+    await expect(aborted.commit()).rejects.toMatchObject({ code: "TX_ABORTED" });
+    const row = await txRow(aborted.id);
+    expect(row.status).toBe("ABORTED");
+    expect(row.abortReason).toBe("changed my mind");
+    expect(await ledgerRows("shard-b", aborted.id)).toBe(0);
+  });
+
+  it("aborts a transaction that passes its deadline", async () => {
+    const tx = await engine.begin({ label: "test-timeout", timeoutMs: 300 });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 8, -1));
+    await new Promise((r) => setTimeout(r, 600));
+    await expect(tx.run("shard-b", (c) => c.query("SELECT 1"))).rejects.toMatchObject({ code: "TX_TIMED_OUT" });
+    await expect(tx.commit()).rejects.toMatchObject({ code: "TX_TIMED_OUT" });
+    const row = await waitFor(async () => {
+      const r = await txRow(tx.id);
+      return r.status === "ABORTED" ? r : null;
+    });
+    expect(row.abortReason).toBe("timeout");
+    expect(await timeline(tx.id)).toContain("timeout");
+    expect(await ledgerRows("shard-a", tx.id)).toBe(0);
+  });
+
+  it("aborts when the deadline passes between PREPARE and the decision", async () => {
+    const slow = await env.engine({
+      hooks: { afterPrepare: () => new Promise((r) => setTimeout(r, 500)) },
+    });
+    const tx = await slow.begin({ label: "test-late-decision", timeoutMs: 300 });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 10, -1));
+    await tx.run("shard-b", (c) => applyLeg(c, tx.id, 11, 1));
+    await expect(tx.commit()).rejects.toMatchObject({ code: "TX_TIMED_OUT" });
+    await waitFor(async () => (await txRow(tx.id)).status === "ABORTED", 10_000, "ABORTED");
+    expect(await ledgerRows("shard-a", tx.id)).toBe(0);
+    expect(await preparedCount()).toBe(0);
+    await slow.stop();
+  });
+
+  it("keeps the total balance under concurrent transfers", async () => {
+    const before = await totalBalance(env.shards);
+    const results: string[] = [];
+    const wl = startWorkload(engine, { accounts: 100, concurrency: 12, rate: 0, onResult: (r) => results.push(r.outcome) });
+    await waitFor(async () => results.length >= 200, 30_000, "200 transfers");
+    await wl.stop();
+    expect(wl.stats.errors).toBe(0);
+    expect(results.filter((r) => r === "committed").length).toBeGreaterThan(150);
+    expect(await totalBalance(env.shards)).toEqual(before);
+    const open = await env.prisma.transaction.count({ where: { status: { notIn: ["COMMITTED", "ABORTED"] } } });
+    expect(open).toBe(0);
+    expect(await preparedCount()).toBe(0);
+  });
+});
+
+describe("phase two", () => {
+  it("retries with backoff while a shard is unreachable, then finishes", async () => {
+    const shardB = new URL(env.shardUrls[1]!.url).pathname.slice(1);
+    // Refuse new connections to shard-b once its branch is prepared, like a shard going down.
+    const flaky = await env.engine({
+      options: { phase2BaseDelayMs: 50, phase2MaxDelayMs: 200 },
+      hooks: {
+        afterDecision: () =>
+          env.admin(`ALTER DATABASE "${shardB}" ALLOW_CONNECTIONS false;
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${shardB}'`),
+      },
+    });
+    const tx = await flaky.begin({ label: "test-phase2-retry" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 12, -3));
+    await tx.run("shard-b", (c) => applyLeg(c, tx.id, 13, 3));
+    try {
+      const outcome = await tx.commit();
+      expect(outcome).toMatchObject({ status: "COMMITTING", pendingShards: ["shard-b"] });
+      await waitFor(async () => {
+        const b = await env.prisma.branch.findUnique({ where: { txId_shard: { txId: tx.id, shard: "shard-b" } } });
+        return b && b.attempts >= 2 && b.lastError ? b : null;
+      }, 10_000, "retries recorded");
+      expect((await txRow(tx.id)).status).toBe("COMMITTING");
+    } finally {
+      await env.admin(`ALTER DATABASE "${shardB}" ALLOW_CONNECTIONS true`);
+    }
+    await waitFor(async () => (await txRow(tx.id)).status === "COMMITTED", 15_000, "COMMITTED after the shard returns");
+    expect(await ledgerRows("shard-b", tx.id)).toBe(1);
+    expect(await timeline(tx.id)).toContain("phase2.error@shard-b");
+    expect(await preparedCount()).toBe(0);
+    await flaky.stop();
+  });
+});

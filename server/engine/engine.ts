@@ -1,0 +1,230 @@
+// The coordinator. One Engine is one instance: it holds a lease in engine_instances,
+// runs the transactions it began, and takes over the unfinished work of instances whose
+// lease ran out. It receives every dependency and never reads the environment.
+import os from "node:os";
+import type { Redis } from "ioredis";
+import { v7 as uuidv7 } from "uuid";
+import type { PrismaClient } from "../db/prisma";
+import { CohortError, errorMessage } from "../errors";
+import { publishEvent } from "../live/events";
+import type { PostgresShard } from "../participants/postgresShard";
+import { CoordinatorLog, type TxStatus } from "./coordinatorLog";
+import { PhaseTwo } from "./phaseTwo";
+import { Recovery, type ReconcileReport } from "./recovery";
+import { Transaction } from "./transaction";
+import { systemClock, type BeginOptions, type Clock, type EngineHooks, type EngineOptions } from "./types";
+
+export interface EngineDeps {
+  /** Synchronous commit: the forced COMMIT decision, reads, leases. */
+  prisma: PrismaClient;
+  /** synchronous_commit=off: records presumed abort allows to lose. */
+  lazyPrisma: PrismaClient;
+  redis: Redis;
+  shards: PostgresShard[];
+  clock?: Clock;
+  hooks?: EngineHooks;
+  options?: Partial<EngineOptions>;
+  log?: (line: string) => void;
+}
+
+export const defaultEngineOptions: EngineOptions = {
+  leaseMs: 3_000,
+  heartbeatMs: 1_000,
+  defaultTimeoutMs: 30_000,
+  phase2BaseDelayMs: 100,
+  phase2MaxDelayMs: 10_000,
+  recoveryConcurrency: 32,
+  reconcileEveryMs: 15_000,
+  host: os.hostname(),
+  pid: process.pid,
+};
+
+export class Engine {
+  readonly instanceId = uuidv7();
+  readonly options: EngineOptions;
+  private readonly actor: string;
+  private readonly clock: Clock;
+  private readonly hooks: EngineHooks;
+  private readonly coordinatorLog: CoordinatorLog;
+  private readonly phaseTwo: PhaseTwo;
+  private readonly recovery: Recovery;
+  private readonly shardsByName: Map<string, PostgresShard>;
+  private readonly inFlight = new Set<Transaction>();
+  private readonly backgroundWork = new Set<Promise<unknown>>();
+  private state: "new" | "running" | "stopping" | "stopped" = "new";
+  private loopTimer: NodeJS.Timeout | null = null;
+  private loopRunning: Promise<void> | null = null;
+  private lastReconcile = 0;
+  private readonly print: (line: string) => void;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.options = { ...defaultEngineOptions, ...deps.options };
+    this.actor = `engine:${this.instanceId}`;
+    this.clock = deps.clock ?? systemClock;
+    this.hooks = deps.hooks ?? {};
+    this.print = deps.log ?? (() => undefined);
+    this.shardsByName = new Map(deps.shards.map((s) => [s.name, s]));
+    this.coordinatorLog = new CoordinatorLog(deps.prisma, deps.lazyPrisma);
+    this.phaseTwo = new PhaseTwo({
+      instanceId: this.instanceId,
+      log: this.coordinatorLog,
+      clock: this.clock,
+      hooks: this.hooks,
+      shard: (n) => this.shardsByName.get(n),
+      published: (id, status, label) => this.publish(id, status, label),
+      baseDelayMs: this.options.phase2BaseDelayMs,
+      maxDelayMs: this.options.phase2MaxDelayMs,
+      background: (p) => this.track(p),
+      stopping: () => this.state === "stopping" || this.state === "stopped",
+      onError: (m) => this.print(m),
+    });
+    this.recovery = new Recovery({
+      instanceId: this.instanceId,
+      actor: `recovery:${this.instanceId}`,
+      prisma: deps.prisma,
+      log: this.coordinatorLog,
+      phaseTwo: this.phaseTwo,
+      shards: deps.shards,
+      concurrency: this.options.recoveryConcurrency,
+      published: (id, status, label) => this.publish(id, status, label),
+    });
+  }
+
+  get shardNames(): string[] {
+    return [...this.shardsByName.keys()];
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** Registers the instance, recovers what dead instances left, and starts the lease loop. */
+  async start(): Promise<{ recovered: number; reconciled: ReconcileReport[] }> {
+    if (this.state !== "new") throw new Error("an Engine can be started once");
+    const { prisma } = this.deps;
+    await prisma.$executeRaw`
+      INSERT INTO engine_instances (id, host, pid, lease_expires_at)
+      VALUES (${this.instanceId}::uuid, ${this.options.host}, ${this.options.pid},
+        now() + make_interval(secs => ${this.options.leaseMs / 1000}))`;
+    for (const name of this.shardNames) {
+      await prisma.shard.upsert({ where: { name }, create: { name }, update: {} });
+    }
+    this.state = "running";
+    void publishEvent(this.deps.redis, { v: 1, type: "engine.instance", id: this.instanceId, state: "started", at: Date.now() }).catch(() => undefined);
+    const recovered = await this.recovery.recoverAll();
+    const reconciled = await this.reconcile();
+    this.scheduleLoop();
+    return { recovered, reconciled };
+  }
+
+  async begin(opts: BeginOptions): Promise<Transaction> {
+    if (this.state !== "running") {
+      throw new CohortError("ENGINE_STOPPED", `engine instance ${this.instanceId} is ${this.state}: no new transactions`);
+    }
+    const label = opts.label.trim();
+    if (!label || label.length > 200) throw new CohortError("BAD_REQUEST", "a transaction label must be 1-200 characters");
+    const timeoutMs = opts.timeoutMs ?? this.options.defaultTimeoutMs;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new CohortError("BAD_REQUEST", "timeoutMs must be a positive number");
+    const id = uuidv7();
+    const startedAt = this.clock.now();
+    const deadline = startedAt + timeoutMs;
+    await this.coordinatorLog.begin({ id, label, coordinatorId: this.instanceId, deadlineAt: new Date(deadline), actor: this.actor });
+    const tx = new Transaction(
+      {
+        instanceId: this.instanceId,
+        actor: this.actor,
+        log: this.coordinatorLog,
+        clock: this.clock,
+        hooks: this.hooks,
+        shard: (n) => this.shardsByName.get(n),
+        shardNames: () => this.shardNames,
+        published: (i, s, l) => this.publish(i, s, l),
+        drivePhase2: (i, l, commit, shards) => this.phaseTwo.drive(i, l, commit, shards, this.actor),
+        released: (t) => this.inFlight.delete(t),
+      },
+      { id, label, startedAt, deadline },
+    );
+    this.inFlight.add(tx);
+    this.publish(id, "ACTIVE", label);
+    if (this.hooks.afterBegin) await this.hooks.afterBegin(id);
+    return tx;
+  }
+
+  /** Compares every shard's prepared transactions with the log; see Recovery.reconcileShard. */
+  async reconcile(): Promise<ReconcileReport[]> {
+    this.lastReconcile = this.clock.now();
+    const reports: ReconcileReport[] = [];
+    for (const shard of this.deps.shards) {
+      try {
+        reports.push(await this.recovery.reconcileShard(shard));
+        await this.deps.prisma.shard.update({ where: { name: shard.name }, data: { lastSeenAt: new Date(), lastError: null } }).catch(() => undefined);
+      } catch (err) {
+        const message = errorMessage(err);
+        reports.push({ shard: shard.name, committed: 0, rolledBack: 0, leftInFlight: 0, errors: [message] });
+        await this.deps.prisma.shard.update({ where: { name: shard.name }, data: { lastError: message } }).catch(() => undefined);
+      }
+    }
+    return reports;
+  }
+
+  /**
+   * Stops taking new work, waits up to `drainMs` for transactions in flight, then gives up
+   * the lease so another instance can take over whatever is left at once.
+   */
+  async stop(opts: { drainMs?: number } = {}): Promise<void> {
+    if (this.state === "stopped" || this.state === "new") {
+      this.state = "stopped";
+      return;
+    }
+    this.state = "stopping";
+    if (this.loopTimer) clearTimeout(this.loopTimer);
+    await this.loopRunning;
+    const until = Date.now() + (opts.drainMs ?? 5_000);
+    while (this.inFlight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await Promise.all([...this.inFlight].map((tx) => (tx.status === "active" ? tx.abort("engine stopping").catch(() => undefined) : undefined)));
+    await Promise.allSettled([...this.backgroundWork]);
+    await this.deps.prisma.$executeRaw`
+      UPDATE engine_instances SET stopped_at = now(), lease_expires_at = now() WHERE id = ${this.instanceId}::uuid`.catch(() => undefined);
+    void publishEvent(this.deps.redis, { v: 1, type: "engine.instance", id: this.instanceId, state: "stopped", at: Date.now() }).catch(() => undefined);
+    this.state = "stopped";
+  }
+
+  private scheduleLoop(): void {
+    if (this.state !== "running") return;
+    this.loopTimer = setTimeout(() => {
+      this.loopRunning = this.tick().finally(() => {
+        this.loopRunning = null;
+        this.scheduleLoop();
+      });
+    }, this.options.heartbeatMs);
+    this.loopTimer.unref();
+  }
+
+  /** Heartbeat, then take over what dead instances left, then (now and then) reconcile. */
+  private async tick(): Promise<void> {
+    try {
+      await this.deps.prisma.$executeRaw`
+        UPDATE engine_instances SET heartbeat_at = now(),
+          lease_expires_at = now() + make_interval(secs => ${this.options.leaseMs / 1000})
+        WHERE id = ${this.instanceId}::uuid`;
+      const recovered = await this.recovery.recoverAll();
+      if (recovered > 0) {
+        this.print(`took over and finished ${recovered} transaction(s) of dead instances`);
+        void publishEvent(this.deps.redis, { v: 1, type: "engine.instance", id: this.instanceId, state: "takeover", at: Date.now() }).catch(() => undefined);
+      }
+      if (this.clock.now() - this.lastReconcile >= this.options.reconcileEveryMs) await this.reconcile();
+    } catch (err) {
+      this.print(`engine loop: ${errorMessage(err)}`);
+    }
+  }
+
+  private publish(id: string, status: TxStatus, label: string): void {
+    // Events feed the console; losing one must never fail a transaction.
+    publishEvent(this.deps.redis, { v: 1, type: "tx.updated", id, status, label, at: Date.now() }).catch(() => undefined);
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.backgroundWork.add(work);
+    void work.finally(() => this.backgroundWork.delete(work));
+  }
+}

@@ -1,0 +1,176 @@
+// Recovery (DESIGN.md §2): take over the unfinished transactions of instances whose
+// lease ran out, finish them by the log (no decision → abort, decision → redo phase
+// two), and reconcile each shard's prepared transactions against the log.
+import { errorMessage } from "../errors";
+import type { PrismaClient } from "../db/prisma";
+import { parseGid } from "../participants/gid";
+import type { PostgresShard } from "../participants/postgresShard";
+import type { CoordinatorLog, Decision, TxStatus } from "./coordinatorLog";
+import type { PhaseTwo } from "./phaseTwo";
+
+interface ClaimedTx {
+  id: string;
+  label: string;
+  status: TxStatus;
+  decision: Decision | null;
+  previous: string | null;
+}
+
+export interface ReconcileReport {
+  shard: string;
+  committed: number;
+  rolledBack: number;
+  leftInFlight: number;
+  errors: string[];
+}
+
+export interface RecoveryDeps {
+  instanceId: string;
+  actor: string;
+  prisma: PrismaClient;
+  log: CoordinatorLog;
+  phaseTwo: PhaseTwo;
+  shards: PostgresShard[];
+  concurrency: number;
+  published(id: string, status: TxStatus, label: string): void;
+}
+
+export class Recovery {
+  constructor(private readonly deps: RecoveryDeps) {}
+
+  /**
+   * Claims up to `batch` unfinished transactions whose coordinator is gone. FOR UPDATE
+   * SKIP LOCKED lets several live instances claim at once without taking the same row.
+   */
+  async claimOrphaned(batch = 500): Promise<ClaimedTx[]> {
+    const me = this.deps.instanceId;
+    return this.deps.prisma.$queryRaw<ClaimedTx[]>`
+      WITH live AS (
+        SELECT id FROM engine_instances WHERE lease_expires_at > now() AND stopped_at IS NULL),
+      victims AS (
+        SELECT id, coordinator_id FROM transactions
+        WHERE status NOT IN ('COMMITTED', 'ABORTED')
+          AND coordinator_id IS DISTINCT FROM ${me}::uuid
+          AND (coordinator_id IS NULL OR coordinator_id NOT IN (SELECT id FROM live))
+        ORDER BY started_at
+        LIMIT ${batch}
+        FOR UPDATE SKIP LOCKED),
+      claimed AS (
+        UPDATE transactions t SET coordinator_id = ${me}::uuid, updated_at = now()
+        FROM victims v WHERE t.id = v.id
+        RETURNING t.id, t.label, t.status, t.decision, v.coordinator_id AS previous),
+      logged AS (
+        INSERT INTO tx_log (tx_id, type, actor, data)
+        SELECT id, 'takeover', ${this.deps.actor}, jsonb_build_object('from', previous, 'status', status) FROM claimed)
+      SELECT id::text, label, status::text AS status, decision::text AS decision, previous::text AS previous FROM claimed`;
+  }
+
+  /** Claims and finishes orphaned transactions until none are left; returns how many. */
+  async recoverAll(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const claimed = await this.claimOrphaned();
+      if (claimed.length === 0) return total;
+      total += claimed.length;
+      await mapLimit(claimed, this.deps.concurrency, (tx) => this.finish(tx));
+    }
+  }
+
+  /** Finishes one claimed transaction according to the log. */
+  async finish(tx: ClaimedTx): Promise<void> {
+    const branches = await this.deps.prisma.branch.findMany({
+      where: { txId: tx.id, status: { in: ["ACTIVE", "PREPARED"] } },
+      select: { shard: true },
+    });
+    const shards = branches.map((b) => b.shard);
+    const committing = tx.decision === "COMMIT" || tx.status === "COMMITTING";
+    if (committing) {
+      await this.deps.phaseTwo.drive(tx.id, tx.label, true, shards, this.deps.actor);
+      return;
+    }
+    if (tx.status === "ACTIVE" || tx.status === "PREPARING") {
+      const reason = tx.previous ? `coordinator ${tx.previous} lost its lease before deciding` : "no coordinator";
+      const decided = await this.deps.log.decideAbort({
+        id: tx.id,
+        coordinatorId: this.deps.instanceId,
+        reason,
+        actor: this.deps.actor,
+        recordType: "recovery.abort",
+      });
+      if (!decided) return; // decided meanwhile by someone else (operator): they own it
+      this.deps.published(tx.id, "ABORTING", tx.label);
+    }
+    // Presumed abort: roll back whatever was prepared; unprepared work died with its connection.
+    await this.deps.phaseTwo.drive(tx.id, tx.label, false, shards, this.deps.actor);
+  }
+
+  /** Compares a shard's Cohort prepared transactions with the log and resolves strays. */
+  async reconcileShard(shard: PostgresShard): Promise<ReconcileReport> {
+    const report: ReconcileReport = { shard: shard.name, committed: 0, rolledBack: 0, leftInFlight: 0, errors: [] };
+    const prepared = await shard.listPrepared();
+    if (prepared.length === 0) return report;
+    const parsed = prepared.map((p) => ({ ...p, parsed: parseGid(p.gid) }));
+    const ids = [...new Set(parsed.flatMap((p) => (p.parsed ? [p.parsed.txId] : [])))];
+    const rows = await this.deps.prisma.$queryRaw<
+      { id: string; status: TxStatus; decision: Decision | null; coordinator_id: string | null; owner_live: boolean }[]
+    >`
+      SELECT t.id::text, t.status::text AS status, t.decision::text AS decision, t.coordinator_id::text AS coordinator_id,
+        (i.id IS NOT NULL) AS owner_live
+      FROM transactions t
+      LEFT JOIN engine_instances i ON i.id = t.coordinator_id AND i.lease_expires_at > now() AND i.stopped_at IS NULL
+      WHERE t.id = ANY(${ids}::uuid[])`;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const p of parsed) {
+      if (!p.parsed) continue; // malformed but prefixed: leave it for a person
+      const row = byId.get(p.parsed.txId);
+      let commit: boolean;
+      let why: string;
+      if (!row) {
+        commit = false;
+        why = "no record in the coordinator log: presumed abort";
+      } else {
+        const ownedElsewhere = row.owner_live && row.coordinator_id !== this.deps.instanceId;
+        const decidedCommit = row.decision === "COMMIT" || row.status === "COMMITTING" || row.status === "COMMITTED";
+        const decidedAbort = row.decision === "ABORT" || row.status === "ABORTING" || row.status === "ABORTED";
+        if (ownedElsewhere && (row.status === "ACTIVE" || row.status === "PREPARING" || row.status === "COMMITTING" || row.status === "ABORTING")) {
+          report.leftInFlight++; // its live coordinator is driving it
+          continue;
+        }
+        if (!decidedCommit && !decidedAbort) {
+          report.leftInFlight++; // undecided with a dead owner: the takeover path aborts it
+          continue;
+        }
+        commit = decidedCommit;
+        why = `log says ${row.decision ?? row.status}`;
+      }
+      try {
+        const result = await shard.resolveGid(p.gid, commit);
+        if (result === "done") {
+          if (commit) report.committed++;
+          else report.rolledBack++;
+          await this.deps.log.append({
+            txId: p.parsed.txId,
+            type: "reconcile",
+            actor: this.deps.actor,
+            shard: shard.name,
+            data: { gid: p.gid, action: commit ? "COMMIT PREPARED" : "ROLLBACK PREPARED", why, orphan: !row },
+          });
+        }
+      } catch (err) {
+        report.errors.push(`${p.gid}: ${errorMessage(err)}`);
+      }
+    }
+    return report;
+  }
+}
+
+export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}

@@ -1,0 +1,265 @@
+// The handle application code holds: `tx.run(shard, fn)` does branch work on a pinned
+// connection, `tx.commit()` runs two-phase commit, `tx.abort()` gives up. Misuse gets
+// a CohortError and never leaves a prepared branch behind.
+import type pg from "pg";
+import { CohortError, errorMessage } from "../errors";
+import { formatGid } from "../participants/gid";
+import type { PostgresShard } from "../participants/postgresShard";
+import type { CoordinatorLog, TxStatus, Vote } from "./coordinatorLog";
+import type { BranchClient, Clock, CommitOutcome, EngineHooks } from "./types";
+
+/** What a transaction needs from its engine. */
+export interface TxContext {
+  instanceId: string;
+  actor: string;
+  log: CoordinatorLog;
+  clock: Clock;
+  hooks: EngineHooks;
+  shard(name: string): PostgresShard | undefined;
+  shardNames(): string[];
+  published(id: string, status: TxStatus, label: string): void;
+  /** Runs phase two; resolves after the first attempt, retrying in the background. */
+  drivePhase2(txId: string, label: string, commit: boolean, shards: string[]): Promise<string[]>;
+  /** Called once the handle is finished with, whatever the outcome. */
+  released(tx: Transaction): void;
+}
+
+interface Branch {
+  shard: PostgresShard;
+  client: pg.PoolClient | null;
+  /** Serialises work on the pinned connection: pg clients run one query at a time anyway. */
+  queue: Promise<unknown>;
+}
+
+type Phase = "active" | "committing" | "committed" | "aborted";
+
+export class Transaction {
+  readonly id: string;
+  readonly label: string;
+  readonly deadline: number;
+  readonly startedAt: number;
+  private phase: Phase = "active";
+  private abortCause: CohortError | null = null;
+  private done = false;
+  private readonly branches = new Map<string, Branch>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly ctx: TxContext,
+    init: { id: string; label: string; startedAt: number; deadline: number },
+  ) {
+    this.id = init.id;
+    this.label = init.label;
+    this.deadline = init.deadline;
+    this.startedAt = init.startedAt;
+    this.timer = setTimeout(() => void this.expire(), Math.max(0, this.deadline - ctx.clock.now()));
+    this.timer.unref();
+  }
+
+  get status(): Phase {
+    return this.phase;
+  }
+
+  get shards(): string[] {
+    return [...this.branches.keys()];
+  }
+
+  /** Runs `work` inside this transaction's branch on `shardName`. */
+  async run<T>(shardName: string, work: (client: BranchClient) => Promise<T>): Promise<T> {
+    this.assertActive();
+    const shard = this.ctx.shard(shardName);
+    if (!shard) {
+      throw new CohortError("UNKNOWN_SHARD", `unknown shard "${shardName}" (known: ${this.ctx.shardNames().join(", ")})`, {
+        details: { shard: shardName },
+      });
+    }
+    let branch = this.branches.get(shardName);
+    if (!branch) {
+      branch = { shard, client: null, queue: Promise.resolve() };
+      this.branches.set(shardName, branch);
+    }
+    const b = branch;
+    const step = b.queue.then(async () => {
+      this.assertActive();
+      if (!b.client) b.client = await shard.beginBranch(this.remainingMs());
+      this.assertActive();
+      const result = await work(b.client);
+      if (this.ctx.hooks.afterBranchWork) await this.ctx.hooks.afterBranchWork(this.id, shardName);
+      return result;
+    });
+    b.queue = step.catch(() => undefined);
+    try {
+      return await step;
+    } catch (err) {
+      if (err instanceof CohortError && (err.code === "TX_ABORTED" || err.code === "TX_TIMED_OUT" || err.code === "TX_NOT_ACTIVE")) {
+        throw err;
+      }
+      const failure = new CohortError("BRANCH_FAILED", `branch ${shardName} failed: ${errorMessage(err)}`, {
+        cause: err,
+        details: { shard: shardName },
+      });
+      await this.abortUnprepared(failure, `branch ${shardName} failed: ${errorMessage(err)}`);
+      throw failure;
+    }
+  }
+
+  /** Two-phase commit. Resolves once the outcome is decided and phase two was tried once. */
+  async commit(): Promise<CommitOutcome> {
+    this.assertActive();
+    this.phase = "committing";
+    try {
+      await Promise.all([...this.branches.values()].map((b) => b.queue));
+      if (this.abortCause) throw this.abortCause;
+      const shards = [...this.branches.keys()].filter((s) => this.branches.get(s)!.client);
+      if (shards.length === 0) {
+        await this.ctx.log.finish({ id: this.id, coordinatorId: this.ctx.instanceId, from: ["ACTIVE"], to: "COMMITTED", actor: this.ctx.actor });
+        this.ctx.published(this.id, "COMMITTED", this.label);
+        this.phase = "committed";
+        return { id: this.id, status: "COMMITTED" };
+      }
+
+      const marked = await this.ctx.log.markPreparing({
+        id: this.id,
+        coordinatorId: this.ctx.instanceId,
+        shards,
+        gids: shards.map((s) => formatGid(this.id, s)),
+        actor: this.ctx.actor,
+      });
+      if (!marked) {
+        await this.rollbackLocalBranches();
+        throw await this.lostDecision();
+      }
+      this.ctx.published(this.id, "PREPARING", this.label);
+
+      const votes: Vote[] = await Promise.all(
+        shards.map(async (name) => {
+          const b = this.branches.get(name)!;
+          const client = b.client!;
+          b.client = null;
+          const vote = await b.shard.prepare(client, this.id);
+          if (vote.ok && this.ctx.hooks.afterPrepare) await this.ctx.hooks.afterPrepare(this.id, name);
+          return vote.ok ? { shard: name, yes: true } : { shard: name, yes: false, error: errorMessage(vote.error) };
+        }),
+      );
+
+      const no = votes.filter((v) => !v.yes);
+      if (no.length > 0) {
+        const reason = `voted no: ${no.map((v) => `${v.shard} (${v.error})`).join("; ")}`;
+        const decided = await this.ctx.log.decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, votes, actor: this.ctx.actor });
+        if (decided) this.ctx.published(this.id, "ABORTING", this.label);
+        await this.ctx.drivePhase2(this.id, this.label, false, votes.filter((v) => v.yes).map((v) => v.shard));
+        this.phase = "aborted";
+        throw new CohortError("VOTED_NO", reason, { details: { votes } });
+      }
+
+      const committed = await this.ctx.log.decideCommit({ id: this.id, coordinatorId: this.ctx.instanceId, shards, actor: this.ctx.actor });
+      if (!committed) {
+        // Deadline passed, force-aborted or taken over before the commit point: abort.
+        const lost = await this.lostDecision();
+        const reason = lost.code === "TX_TIMED_OUT" ? "timeout" : lost.message;
+        await this.ctx.log.decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, actor: this.ctx.actor, recordType: lost.code === "TX_TIMED_OUT" ? "timeout" : "decision" });
+        // Whoever holds the transaction drives its rollback; if that is still us, do it now.
+        const current = await this.ctx.log.read(this.id);
+        if (current?.coordinatorId === this.ctx.instanceId && current.status === "ABORTING") {
+          this.ctx.published(this.id, "ABORTING", this.label);
+          await this.ctx.drivePhase2(this.id, this.label, false, shards);
+        }
+        throw lost;
+      }
+      this.ctx.published(this.id, "COMMITTING", this.label);
+      if (this.ctx.hooks.afterDecision) await this.ctx.hooks.afterDecision(this.id);
+
+      this.phase = "committed";
+      const pending = await this.ctx.drivePhase2(this.id, this.label, true, shards);
+      return pending.length === 0 ? { id: this.id, status: "COMMITTED" } : { id: this.id, status: "COMMITTING", pendingShards: pending };
+    } catch (err) {
+      if (this.phase !== "committed") this.phase = "aborted";
+      if (err instanceof CohortError) throw err;
+      // An infrastructure failure before the decision (log unreachable, …): presumed abort.
+      await this.rollbackLocalBranches();
+      throw new CohortError("TX_ABORTED", `transaction ${this.id} aborted: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      this.finished();
+    }
+  }
+
+  /** Gives up before commit. Nothing was prepared, so nothing needs to be forced. */
+  async abort(reason = "aborted by application"): Promise<void> {
+    if (this.phase === "aborted") return;
+    this.assertActive();
+    await this.abortUnprepared(new CohortError("TX_ABORTED", `transaction ${this.id} was aborted: ${reason}`), reason);
+  }
+
+  private async abortUnprepared(cause: CohortError, reason: string, recordType = "abort"): Promise<void> {
+    if (this.phase === "aborted" || this.phase === "committed") return;
+    const wasCommitting = this.phase === "committing";
+    this.phase = "aborted";
+    this.abortCause = cause;
+    await this.rollbackLocalBranches();
+    // While commit() runs it owns the log transitions (it may be between PREPARING and a
+    // PREPARE), so only mark the abort here when no commit is in progress.
+    if (!wasCommitting) {
+      const ok = await this.ctx.log
+        .decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, actor: this.ctx.actor, recordType })
+        .catch(() => false);
+      if (ok) {
+        await this.ctx.log
+          .finish({ id: this.id, coordinatorId: this.ctx.instanceId, from: ["ABORTING"], to: "ABORTED", actor: this.ctx.actor })
+          .catch(() => undefined);
+        this.ctx.published(this.id, "ABORTED", this.label);
+      }
+      this.finished();
+    }
+  }
+
+  private async rollbackLocalBranches(): Promise<void> {
+    await Promise.all(
+      [...this.branches.values()].map(async (b) => {
+        // Wait for the query in flight (bounded by the statement timeout) before rolling back.
+        await b.queue;
+        const client = b.client;
+        b.client = null;
+        if (client) await b.shard.rollbackLocal(client);
+      }),
+    );
+  }
+
+  private async expire(): Promise<void> {
+    if (this.phase !== "active") return; // commit() checks the deadline at the commit point
+    await this.abortUnprepared(
+      new CohortError("TX_TIMED_OUT", `transaction ${this.id} timed out after ${this.deadline - this.startedAt} ms`),
+      "timeout",
+      "timeout",
+    ).catch(() => undefined);
+  }
+
+  private async lostDecision(): Promise<CohortError> {
+    const row = await this.ctx.log.read(this.id).catch(() => null);
+    if (row && this.ctx.clock.now() >= this.deadline && row.status !== "ABORTING" && row.status !== "ABORTED") {
+      return new CohortError("TX_TIMED_OUT", `transaction ${this.id} passed its deadline before the commit point`);
+    }
+    const why = row?.abortReason ?? (row?.coordinatorId !== this.ctx.instanceId ? "taken over by another engine instance" : "deadline passed");
+    return new CohortError("TX_ABORTED", `transaction ${this.id} was aborted before the commit point: ${why}`, {
+      details: { status: row?.status ?? null },
+    });
+  }
+
+  private remainingMs(): number {
+    const ms = this.deadline - this.ctx.clock.now();
+    if (ms <= 0) throw new CohortError("TX_TIMED_OUT", `transaction ${this.id} passed its deadline`);
+    return ms;
+  }
+
+  private assertActive(): void {
+    if (this.phase === "active") return;
+    if (this.abortCause) throw this.abortCause;
+    throw new CohortError("TX_NOT_ACTIVE", `transaction ${this.id} is ${this.phase}; no more work or commits are accepted`);
+  }
+
+  private finished(): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.ctx.released(this);
+  }
+}

@@ -1,0 +1,50 @@
+import type { BranchClient } from "../participants/postgresShard";
+
+export type { BranchClient };
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * Fault-injection points at each protocol step. Tests and the chaos runner use them to
+ * stop the process exactly there; production leaves them unset (no cost on the hot path).
+ */
+export interface EngineHooks {
+  afterBegin?(txId: string): void | Promise<void>;
+  afterBranchWork?(txId: string, shard: string): void | Promise<void>;
+  afterPrepare?(txId: string, shard: string): void | Promise<void>;
+  afterDecision?(txId: string): void | Promise<void>;
+  /** May throw to simulate a shard that cannot be reached in phase two. */
+  beforeResolve?(txId: string, shard: string, commit: boolean): void | Promise<void>;
+  afterBranchResolved?(txId: string, shard: string, commit: boolean): void | Promise<void>;
+}
+
+export interface EngineOptions {
+  /** How long an instance's claim on its transactions lasts without a heartbeat. */
+  leaseMs: number;
+  heartbeatMs: number;
+  /** Timeout of a transaction that does not give its own. */
+  defaultTimeoutMs: number;
+  phase2BaseDelayMs: number;
+  phase2MaxDelayMs: number;
+  /** Transactions recovered at once after a takeover. */
+  recoveryConcurrency: number;
+  /** How often live instances compare shards' prepared transactions with the log. */
+  reconcileEveryMs: number;
+  host: string;
+  pid: number;
+}
+
+export interface BeginOptions {
+  label: string;
+  timeoutMs?: number;
+}
+
+export type CommitOutcome =
+  /** Every branch committed. */
+  | { id: string; status: "COMMITTED" }
+  /** Decided COMMIT; some branch could not be reached yet and phase two keeps retrying. */
+  | { id: string; status: "COMMITTING"; pendingShards: string[] };

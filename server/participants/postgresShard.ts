@@ -1,0 +1,134 @@
+// A PostgreSQL database taking part in transactions. Branch work runs on a pinned
+// connection from `workPool`; phase two and recovery use a separate small pool so that
+// a burst of branch work can never starve the commits that release its row locks.
+import pg from "pg";
+import { formatGid, GID_PREFIX, gidLiteral } from "./gid";
+
+export type BranchClient = Pick<pg.PoolClient, "query">;
+
+export interface PreparedXact {
+  gid: string;
+  preparedAt: Date;
+}
+
+export type ResolveResult = "done" | "missing";
+
+/** SQLSTATE 42704: "prepared transaction with identifier … does not exist". */
+const UNDEFINED_OBJECT = "42704";
+
+export class PostgresShard {
+  readonly name: string;
+  private readonly workPool: pg.Pool;
+  private readonly controlPool: pg.Pool;
+
+  constructor(opts: { name: string; url: string; poolSize?: number; controlPoolSize?: number }) {
+    this.name = opts.name;
+    const base = { connectionString: opts.url, application_name: `cohort:${opts.name}` };
+    this.workPool = new pg.Pool({ ...base, max: opts.poolSize ?? 20 });
+    this.controlPool = new pg.Pool({ ...base, max: opts.controlPoolSize ?? 4, connectionTimeoutMillis: 5_000 });
+    // An idle client that dies (shard restart) must not crash the process.
+    this.workPool.on("error", () => undefined);
+    this.controlPool.on("error", () => undefined);
+  }
+
+  /** Opens a local transaction for a branch; the statement timeout stops work at the deadline. */
+  async beginBranch(timeoutMs: number): Promise<pg.PoolClient> {
+    const client = await this.connectWithin(timeoutMs);
+    try {
+      const ms = Math.max(1, Math.floor(timeoutMs));
+      await client.query(`BEGIN; SET LOCAL statement_timeout = ${ms}; SET LOCAL idle_in_transaction_session_timeout = ${ms}`);
+      return client;
+    } catch (err) {
+      client.release(err as Error);
+      throw err;
+    }
+  }
+
+  /** Votes: true when PREPARE TRANSACTION succeeded. The client is released either way. */
+  async prepare(client: pg.PoolClient, txId: string): Promise<{ ok: true } | { ok: false; error: Error }> {
+    try {
+      await client.query(`PREPARE TRANSACTION ${gidLiteral(formatGid(txId, this.name))}`);
+      client.release();
+      return { ok: true };
+    } catch (err) {
+      // A failed PREPARE rolls the local transaction back; the session is reusable unless broken.
+      await client.query("ROLLBACK").catch(() => undefined);
+      client.release();
+      return { ok: false, error: err as Error };
+    }
+  }
+
+  /** Ends an unprepared branch. */
+  async rollbackLocal(client: pg.PoolClient): Promise<void> {
+    try {
+      await client.query("ROLLBACK");
+      client.release();
+    } catch (err) {
+      client.release(err as Error);
+    }
+  }
+
+  commitPrepared(txId: string): Promise<ResolveResult> {
+    return this.resolve(`COMMIT PREPARED ${gidLiteral(formatGid(txId, this.name))}`);
+  }
+
+  rollbackPrepared(txId: string): Promise<ResolveResult> {
+    return this.resolve(`ROLLBACK PREPARED ${gidLiteral(formatGid(txId, this.name))}`);
+  }
+
+  /** Resolves by raw gid: reconciliation meets gids whose shard part may not be this name. */
+  resolveGid(gid: string, commit: boolean): Promise<ResolveResult> {
+    return this.resolve(`${commit ? "COMMIT" : "ROLLBACK"} PREPARED ${gidLiteral(gid)}`);
+  }
+
+  /** Cohort's prepared transactions in this database; other systems' are never listed. */
+  async listPrepared(): Promise<PreparedXact[]> {
+    const { rows } = await this.controlPool.query<{ gid: string; prepared: Date }>(
+      "SELECT gid, prepared FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE $1 ORDER BY prepared",
+      [`${GID_PREFIX}:%`],
+    );
+    return rows.map((r) => ({ gid: r.gid, preparedAt: r.prepared }));
+  }
+
+  async ping(): Promise<void> {
+    await this.controlPool.query("SELECT 1");
+  }
+
+  /** Plain queries outside any Cohort transaction (schema setup, checks). */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.controlPool.query<R>(text, values);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.workPool.end(), this.controlPool.end()]);
+  }
+
+  private async resolve(sql: string): Promise<ResolveResult> {
+    try {
+      await this.controlPool.query(sql);
+      return "done";
+    } catch (err) {
+      if ((err as { code?: string }).code === UNDEFINED_OBJECT) return "missing";
+      throw err;
+    }
+  }
+
+  private async connectWithin(timeoutMs: number): Promise<pg.PoolClient> {
+    let timer: NodeJS.Timeout | undefined;
+    const pending = this.workPool.connect();
+    try {
+      return await Promise.race([
+        pending,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no connection to ${this.name} within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      // The connection may still arrive after the race was lost: give it back.
+      pending.then((c) => c.release(), () => undefined);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

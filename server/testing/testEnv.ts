@@ -1,0 +1,99 @@
+// Per-file isolation on the shared test servers: a fresh coordinator database cloned
+// from the migrated template and fresh shard databases with the bank schema.
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { inject } from "vitest";
+import { createPrisma, type PrismaClient } from "../db/prisma";
+import { Engine, type EngineDeps } from "../engine/engine";
+import { ensureDatabase, withDatabase } from "../infra/databases";
+import { PostgresShard } from "../participants/postgresShard";
+import { ensureBankSchema, seedAccounts } from "../sim/bankSchema";
+import { TEMPLATE_DB } from "./globalSetup";
+
+export interface TestEnv {
+  serverUrl: string;
+  databaseUrl: string;
+  shardUrls: { name: string; url: string }[];
+  redisUrl: string;
+  prisma: PrismaClient;
+  lazyPrisma: PrismaClient;
+  redis: Redis;
+  shards: PostgresShard[];
+  shard(name: string): PostgresShard;
+  /** A started engine on this environment; stopped by cleanup(). */
+  engine(overrides?: Partial<Omit<EngineDeps, "prisma" | "lazyPrisma" | "redis" | "shards">>): Promise<Engine>;
+  /** Runs SQL as a superuser on the server (fault injection). */
+  admin(sql: string): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function createTestEnv(opts: { shards?: number; accounts?: number } = {}): Promise<TestEnv> {
+  const serverUrl = inject("pgServerUrl");
+  const redisUrl = inject("redisUrl");
+  const tag = `t${randomBytes(4).toString("hex")}`;
+  const coordDb = `${tag}_cohort`;
+  await ensureDatabase(serverUrl, coordDb, TEMPLATE_DB);
+  const shardUrls: { name: string; url: string }[] = [];
+  for (let i = 0; i < (opts.shards ?? 2); i++) {
+    const name = `shard-${String.fromCharCode(97 + i)}`;
+    const db = `${tag}_${name.replace("-", "_")}`;
+    await ensureDatabase(serverUrl, db);
+    shardUrls.push({ name, url: withDatabase(serverUrl, db) });
+  }
+  const databaseUrl = withDatabase(serverUrl, coordDb);
+  const prisma = createPrisma(databaseUrl, { poolSize: 8 });
+  const lazyPrisma = createPrisma(databaseUrl, { synchronousCommit: false, poolSize: 8 });
+  const redis = new Redis(redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 2 });
+  const shards = shardUrls.map((s) => new PostgresShard({ ...s, poolSize: 16 }));
+  for (const s of shards) await ensureBankSchema(s);
+  await seedAccounts(shards, opts.accounts ?? 100);
+  const engines: Engine[] = [];
+  return {
+    serverUrl,
+    databaseUrl,
+    shardUrls,
+    redisUrl,
+    prisma,
+    lazyPrisma,
+    redis,
+    shards,
+    shard: (name) => {
+      const s = shards.find((x) => x.name === name);
+      if (!s) throw new Error(`no shard ${name}`);
+      return s;
+    },
+    engine: async (overrides = {}) => {
+      const engine = new Engine({ prisma, lazyPrisma, redis, shards, ...overrides, options: { leaseMs: 1_000, heartbeatMs: 200, ...overrides.options } });
+      engines.push(engine);
+      await engine.start();
+      return engine;
+    },
+    admin: async (sql) => {
+      const c = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
+      await c.connect();
+      try {
+        await c.query(sql);
+      } finally {
+        await c.end();
+      }
+    },
+    cleanup: async () => {
+      for (const e of engines) await e.stop({ drainMs: 1_000 }).catch(() => undefined);
+      for (const s of shards) {
+        const left = await s.listPrepared().catch(() => []);
+        for (const p of left) await s.resolveGid(p.gid, false).catch(() => undefined);
+      }
+      await Promise.all(shards.map((s) => s.close()));
+      await prisma.$disconnect();
+      await lazyPrisma.$disconnect();
+      redis.disconnect();
+      const c = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
+      await c.connect();
+      for (const db of [coordDb, ...shardUrls.map((s) => new URL(s.url).pathname.slice(1))]) {
+        await c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`).catch(() => undefined);
+      }
+      await c.end();
+    },
+  };
+}

@@ -189,6 +189,15 @@ export class Engine {
     this.state = "stopped";
   }
 
+  /**
+   * For tests: stop heartbeating and driving work without giving up the lease, as a
+   * SIGKILLed process would. Hooks that were made to hang stay hung.
+   */
+  simulateCrash(): void {
+    this.state = "stopped";
+    if (this.loopTimer) clearTimeout(this.loopTimer);
+  }
+
   private scheduleLoop(): void {
     if (this.state !== "running") return;
     this.loopTimer = setTimeout(() => {

@@ -38,7 +38,7 @@ export async function startEmbeddedPostgres(opts: {
     // PostgreSQL refuses to run as root; the package then runs it as the `postgres` user.
     createPostgresUser: isRoot,
     postgresFlags: [
-      "-c", "max_prepared_transactions=1000",
+      "-c", "max_prepared_transactions=2000",
       "-c", "max_connections=400",
       "-c", "shared_buffers=256MB",
       "-c", "listen_addresses=127.0.0.1",

@@ -1,0 +1,55 @@
+// Wires an Engine to real clients from URLs: used by the demo, the chaos runner's
+// workers and the benchmarks, so they all run the same stack.
+import { Redis } from "ioredis";
+import { createPrisma, type PrismaClient } from "../db/prisma";
+import { PostgresShard } from "../participants/postgresShard";
+import { Engine } from "./engine";
+import type { EngineHooks, EngineOptions } from "./types";
+
+export interface EngineStack {
+  engine: Engine;
+  prisma: PrismaClient;
+  lazyPrisma: PrismaClient;
+  redis: Redis;
+  shards: PostgresShard[];
+  close(): Promise<void>;
+}
+
+export function createEngineStack(opts: {
+  databaseUrl: string;
+  redisUrl: string;
+  shards: { name: string; url: string }[];
+  options?: Partial<EngineOptions>;
+  hooks?: EngineHooks;
+  poolSize?: number;
+  log?: (line: string) => void;
+}): EngineStack {
+  const prisma = createPrisma(opts.databaseUrl, { poolSize: 10, applicationName: "cohort-engine" });
+  const lazyPrisma = createPrisma(opts.databaseUrl, { synchronousCommit: false, poolSize: 10, applicationName: "cohort-engine-lazy" });
+  // Auto-pipelining batches the many small XADDs of concurrent transactions into few writes.
+  const redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });
+  redis.on("error", () => undefined); // reconnects by itself; events are best-effort
+  const shards = opts.shards.map((s) => new PostgresShard({ ...s, poolSize: opts.poolSize ?? 20 }));
+  const engine = new Engine({
+    prisma,
+    lazyPrisma,
+    redis,
+    shards,
+    ...(opts.options ? { options: opts.options } : {}),
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  return {
+    engine,
+    prisma,
+    lazyPrisma,
+    redis,
+    shards,
+    close: async () => {
+      await engine.stop().catch(() => undefined);
+      await Promise.all(shards.map((s) => s.close().catch(() => undefined)));
+      await Promise.all([prisma.$disconnect(), lazyPrisma.$disconnect()]);
+      redis.disconnect();
+    },
+  };
+}

@@ -3,7 +3,9 @@
 // appends the timeline records, so a change and its record can never be split.
 // Every CAS names the expected status and owner: a coordinator whose work was taken
 // over, force-aborted or timed out finds zero rows and learns it lost.
+import type pg from "pg";
 import type { PrismaClient } from "../db/prisma";
+import { execute, named, sql } from "../db/sql";
 
 export type TxStatus = "ACTIVE" | "PREPARING" | "COMMITTING" | "COMMITTED" | "ABORTING" | "ABORTED";
 export type BranchStatus = "ACTIVE" | "PREPARED" | "FAILED" | "COMMITTED" | "ABORTED";
@@ -38,25 +40,27 @@ export class CoordinatorLog {
   /**
    * @param forced   synchronous_commit on: the COMMIT decision (the commit point).
    * @param lazy     synchronous_commit off: records that presumed abort lets us lose.
+   * @param prisma   typed reads.
    */
   constructor(
-    private readonly forced: PrismaClient,
-    private readonly lazy: PrismaClient,
+    private readonly forced: pg.Pool,
+    private readonly lazy: pg.Pool,
+    private readonly prisma: PrismaClient,
   ) {}
 
   async begin(tx: { id: string; label: string; coordinatorId: string; deadlineAt: Date; actor: string }): Promise<void> {
-    await this.lazy.$executeRaw`
+    await execute(this.lazy, named("cohort.begin", sql`
       WITH t AS (
         INSERT INTO transactions (id, label, status, coordinator_id, deadline_at)
         VALUES (${tx.id}::uuid, ${tx.label}, 'ACTIVE', ${tx.coordinatorId}::uuid, ${tx.deadlineAt})
         RETURNING id)
       INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'begin', ${tx.actor}, ${json({ label: tx.label, deadlineAt: tx.deadlineAt })}::jsonb FROM t`;
+      SELECT id, 'begin', ${tx.actor}, ${json({ label: tx.label, deadlineAt: tx.deadlineAt })}::jsonb FROM t`));
   }
 
   /** ACTIVE → PREPARING with the branch list; must be in the log before any PREPARE. */
   async markPreparing(tx: { id: string; coordinatorId: string; shards: string[]; gids: string[]; actor: string }): Promise<boolean> {
-    const n = await this.lazy.$executeRaw`
+    const n = await execute(this.lazy, named("cohort.prepare", sql`
       WITH t AS (
         UPDATE transactions SET status = 'PREPARING', updated_at = now()
         WHERE id = ${tx.id}::uuid AND status = 'ACTIVE' AND coordinator_id = ${tx.coordinatorId}::uuid
@@ -66,13 +70,16 @@ export class CoordinatorLog {
         INSERT INTO branches (tx_id, shard, gid, status)
         SELECT t.id, s.shard, s.gid, 'ACTIVE' FROM t, unnest(${tx.shards}::text[], ${tx.gids}::text[]) AS s(shard, gid))
       INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'prepare', ${tx.actor}, ${json({ shards: tx.shards })}::jsonb FROM t`;
+      SELECT id, 'prepare', ${tx.actor}, ${json({ shards: tx.shards })}::jsonb FROM t`));
     return n > 0;
   }
 
-  /** The commit point: forced, and only if nobody decided or aborted first. */
+  /**
+   * The commit point: forced, and only if nobody decided or aborted first. The yes votes
+   * ride in the decision record (one row instead of one per branch: this is the hot path).
+   */
   async decideCommit(tx: { id: string; coordinatorId: string; shards: string[]; actor: string }): Promise<boolean> {
-    const n = await this.forced.$executeRaw`
+    const n = await execute(this.forced, named("cohort.decide-commit", sql`
       WITH t AS (
         UPDATE transactions SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now()
         WHERE id = ${tx.id}::uuid AND status = 'PREPARING' AND coordinator_id = ${tx.coordinatorId}::uuid
@@ -80,14 +87,10 @@ export class CoordinatorLog {
         RETURNING id),
       b AS (
         UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now()
-        WHERE tx_id IN (SELECT id FROM t)),
-      r AS (
-        SELECT 1 AS ord, t.id, 'vote' AS type, s AS shard, '{"yes":true}'::jsonb AS data
-        FROM t, unnest(${tx.shards}::text[]) AS s
-        UNION ALL
-        SELECT 2, id, 'decision', NULL, '{"decision":"COMMIT"}'::jsonb FROM t)
-      INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      SELECT id, type, ${tx.actor}, shard, data FROM r ORDER BY ord, shard`;
+        WHERE tx_id IN (SELECT id FROM t))
+      INSERT INTO tx_log (tx_id, type, actor, data)
+      SELECT id, 'decision', ${tx.actor}, ${json({ decision: "COMMIT", votes: Object.fromEntries(tx.shards.map((s) => [s, "yes"])) })}::jsonb
+      FROM t`));
     return n > 0;
   }
 
@@ -105,7 +108,7 @@ export class CoordinatorLog {
     recordType?: string;
   }): Promise<boolean> {
     const votes = tx.votes ?? [];
-    const n = await this.lazy.$executeRaw`
+    const n = await execute(this.lazy, named("cohort.decide-abort", sql`
       WITH t AS (
         UPDATE transactions SET status = 'ABORTING', decision = 'ABORT', decided_at = now(), updated_at = now(),
           abort_reason = ${tx.reason}
@@ -128,7 +131,7 @@ export class CoordinatorLog {
         UNION ALL
         SELECT 2, id, ${tx.recordType ?? "decision"}, NULL, ${json({ decision: "ABORT", reason: tx.reason })}::jsonb FROM t)
       INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      SELECT id, type, ${tx.actor}, shard, data FROM r ORDER BY ord, shard`;
+      SELECT id, type, ${tx.actor}, shard, data FROM r ORDER BY ord, shard`));
     return n > 0;
   }
 
@@ -140,7 +143,7 @@ export class CoordinatorLog {
     failed: { shard: string; error: string; nextRetryAt: Date }[];
     actor: string;
   }): Promise<boolean> {
-    const n = await this.lazy.$executeRaw`
+    const n = await execute(this.lazy, named("cohort.phase2", sql`
       WITH t AS (
         SELECT id FROM transactions
         WHERE id = ${tx.id}::uuid AND coordinator_id = ${tx.coordinatorId}::uuid AND status IN ('COMMITTING', 'ABORTING')),
@@ -162,14 +165,15 @@ export class CoordinatorLog {
       INSERT INTO tx_log (tx_id, type, actor, shard, data)
       SELECT t.id, 'phase2.error', ${tx.actor}, x.shard, jsonb_build_object('error', x.error, 'nextRetryAt', x.retry_at)
       FROM t, unnest(${tx.failed.map((f) => f.shard)}::text[], ${tx.failed.map((f) => f.error)}::text[],
-        ${tx.failed.map((f) => f.nextRetryAt.toISOString())}::text[]) AS x(shard, error, retry_at)`;
+        ${tx.failed.map((f) => f.nextRetryAt.toISOString())}::text[]) AS x(shard, error, retry_at)`));
     // n counts the log rows written; zero with something to write means the tx is not ours.
     return n > 0 || (tx.done.length === 0 && tx.failed.length === 0);
   }
 
   /**
    * The end record: COMMITTING → COMMITTED or ABORTING/ACTIVE → ABORTED, with every
-   * branch not yet resolved set to the outcome (branches that voted no stay FAILED).
+   * branch not yet resolved set to the outcome (branches that voted no stay FAILED). The
+   * branches resolved by this last round are listed in the end record's data.
    */
   async finish(tx: {
     id: string;
@@ -181,7 +185,7 @@ export class CoordinatorLog {
     actor: string;
   }): Promise<boolean> {
     const branchTo = tx.to === "COMMITTED" ? "COMMITTED" : "ABORTED";
-    const n = await this.lazy.$executeRaw`
+    const n = await execute(this.lazy, named("cohort.finish", sql`
       WITH t AS (
         UPDATE transactions SET status = ${tx.to}::"TxStatus", ended_at = now(), updated_at = now(),
           decision = COALESCE(decision, ${tx.to === "COMMITTED" ? "COMMIT" : "ABORT"}::"Decision"),
@@ -192,25 +196,20 @@ export class CoordinatorLog {
       b AS (
         UPDATE branches SET status = ${branchTo}::"BranchStatus", resolved_at = now(), next_retry_at = NULL,
           attempts = CASE WHEN shard = ANY(${tx.doneShards ?? []}::text[]) THEN attempts + 1 ELSE attempts END
-        WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED')),
-      r AS (
-        SELECT 1 AS ord, t.id, 'phase2.done' AS type, s AS shard, jsonb_build_object('status', ${branchTo}::text) AS data
-        FROM t, unnest(${tx.doneShards ?? []}::text[]) AS s
-        UNION ALL
-        SELECT 2, id, 'end', NULL, ${json({ status: tx.to, reason: tx.reason })}::jsonb FROM t)
-      INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      SELECT id, type, ${tx.actor}, shard, data FROM r ORDER BY ord, shard`;
+        WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED'))
+      INSERT INTO tx_log (tx_id, type, actor, data)
+      SELECT id, 'end', ${tx.actor}, ${json({ status: tx.to, reason: tx.reason, resolved: tx.doneShards ?? [] })}::jsonb FROM t`));
     return n > 0;
   }
 
   async append(rec: { txId: string; type: string; actor: string; shard?: string; data?: unknown }): Promise<void> {
-    await this.lazy.$executeRaw`
+    await execute(this.lazy, named("cohort.append", sql`
       INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      VALUES (${rec.txId}::uuid, ${rec.type}, ${rec.actor}, ${rec.shard ?? null}, ${json(rec.data)}::jsonb)`;
+      VALUES (${rec.txId}::uuid, ${rec.type}, ${rec.actor}, ${rec.shard ?? null}, ${json(rec.data)}::jsonb)`));
   }
 
   async read(id: string): Promise<(TxRow & { branches: BranchRow[] }) | null> {
-    const row = await this.forced.transaction.findUnique({
+    const row = await this.prisma.transaction.findUnique({
       where: { id },
       select: {
         id: true,

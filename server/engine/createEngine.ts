@@ -1,7 +1,7 @@
 // Wires an Engine to real clients from URLs: used by the demo, the chaos runner's
 // workers and the benchmarks, so they all run the same stack.
 import { Redis } from "ioredis";
-import { createPrisma, type PrismaClient } from "../db/prisma";
+import { connectDatabase, type Database, type PrismaClient } from "../db/prisma";
 import { PostgresShard } from "../participants/postgresShard";
 import { Engine } from "./engine";
 import type { EngineHooks, EngineOptions } from "./types";
@@ -9,7 +9,8 @@ import type { EngineHooks, EngineOptions } from "./types";
 export interface EngineStack {
   engine: Engine;
   prisma: PrismaClient;
-  lazyPrisma: PrismaClient;
+  db: Database;
+  lazyDb: Database;
   redis: Redis;
   shards: PostgresShard[];
   close(): Promise<void>;
@@ -24,15 +25,17 @@ export function createEngineStack(opts: {
   poolSize?: number;
   log?: (line: string) => void;
 }): EngineStack {
-  const prisma = createPrisma(opts.databaseUrl, { poolSize: 10, applicationName: "cohort-engine" });
-  const lazyPrisma = createPrisma(opts.databaseUrl, { synchronousCommit: false, poolSize: 10, applicationName: "cohort-engine-lazy" });
+  const db = connectDatabase(opts.databaseUrl, { poolSize: 20, applicationName: "cohort-engine" });
+  const lazyDb = connectDatabase(opts.databaseUrl, { synchronousCommit: false, poolSize: 20, applicationName: "cohort-engine-lazy" });
+  const prisma = db.prisma;
   // Auto-pipelining batches the many small XADDs of concurrent transactions into few writes.
   const redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });
   redis.on("error", () => undefined); // reconnects by itself; events are best-effort
   const shards = opts.shards.map((s) => new PostgresShard({ ...s, poolSize: opts.poolSize ?? 20 }));
   const engine = new Engine({
     prisma,
-    lazyPrisma,
+    pool: db.pool,
+    lazyPool: lazyDb.pool,
     redis,
     shards,
     ...(opts.options ? { options: opts.options } : {}),
@@ -42,13 +45,14 @@ export function createEngineStack(opts: {
   return {
     engine,
     prisma,
-    lazyPrisma,
+    db,
+    lazyDb,
     redis,
     shards,
     close: async () => {
       await engine.stop().catch(() => undefined);
       await Promise.all(shards.map((s) => s.close().catch(() => undefined)));
-      await Promise.all([prisma.$disconnect(), lazyPrisma.$disconnect()]);
+      await Promise.all([db.close(), lazyDb.close()]);
       redis.disconnect();
     },
   };

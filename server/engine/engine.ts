@@ -3,6 +3,7 @@
 // lease ran out. It receives every dependency and never reads the environment.
 import os from "node:os";
 import type { Redis } from "ioredis";
+import type pg from "pg";
 import { v7 as uuidv7 } from "uuid";
 import type { PrismaClient } from "../db/prisma";
 import { CohortError, errorMessage } from "../errors";
@@ -15,10 +16,12 @@ import { Transaction } from "./transaction";
 import { systemClock, type BeginOptions, type Clock, type EngineHooks, type EngineOptions } from "./types";
 
 export interface EngineDeps {
-  /** Synchronous commit: the forced COMMIT decision, reads, leases. */
+  /** Typed reads, leases, shards. Shares `pool`. */
   prisma: PrismaClient;
+  /** Synchronous commit: the forced COMMIT decision. */
+  pool: pg.Pool;
   /** synchronous_commit=off: records presumed abort allows to lose. */
-  lazyPrisma: PrismaClient;
+  lazyPool: pg.Pool;
   redis: Redis;
   shards: PostgresShard[];
   clock?: Clock;
@@ -33,7 +36,7 @@ export const defaultEngineOptions: EngineOptions = {
   defaultTimeoutMs: 30_000,
   phase2BaseDelayMs: 100,
   phase2MaxDelayMs: 10_000,
-  recoveryConcurrency: 32,
+  recoveryConcurrency: 128,
   reconcileEveryMs: 15_000,
   host: os.hostname(),
   pid: process.pid,
@@ -51,6 +54,7 @@ export class Engine {
   private readonly shardsByName: Map<string, PostgresShard>;
   private readonly inFlight = new Set<Transaction>();
   private readonly backgroundWork = new Set<Promise<unknown>>();
+  private readonly drivenInBackground = new Set<string>();
   private state: "new" | "running" | "stopping" | "stopped" = "new";
   private loopTimer: NodeJS.Timeout | null = null;
   private loopRunning: Promise<void> | null = null;
@@ -64,7 +68,7 @@ export class Engine {
     this.hooks = deps.hooks ?? {};
     this.print = deps.log ?? (() => undefined);
     this.shardsByName = new Map(deps.shards.map((s) => [s.name, s]));
-    this.coordinatorLog = new CoordinatorLog(deps.prisma, deps.lazyPrisma);
+    this.coordinatorLog = new CoordinatorLog(deps.pool, deps.lazyPool, deps.prisma);
     this.phaseTwo = new PhaseTwo({
       instanceId: this.instanceId,
       log: this.coordinatorLog,
@@ -74,7 +78,7 @@ export class Engine {
       published: (id, status, label) => this.publish(id, status, label),
       baseDelayMs: this.options.phase2BaseDelayMs,
       maxDelayMs: this.options.phase2MaxDelayMs,
-      background: (p) => this.track(p),
+      background: (p, txId) => this.track(p, txId),
       stopping: () => this.state === "stopping" || this.state === "stopped",
       onError: (m) => this.print(m),
     });
@@ -113,7 +117,7 @@ export class Engine {
     void publishEvent(this.deps.redis, { v: 1, type: "engine.instance", id: this.instanceId, state: "started", at: Date.now() }).catch(() => undefined);
     const recovered = await this.recovery.recoverAll();
     const reconciled = await this.reconcile();
-    this.scheduleLoop();
+    this.scheduleLoop(await this.nextTickDelay());
     return { recovered, reconciled };
   }
 
@@ -198,19 +202,40 @@ export class Engine {
     if (this.loopTimer) clearTimeout(this.loopTimer);
   }
 
-  private scheduleLoop(): void {
+  private scheduleLoop(delayMs = this.options.heartbeatMs): void {
     if (this.state !== "running") return;
     this.loopTimer = setTimeout(() => {
-      this.loopRunning = this.tick().finally(() => {
-        this.loopRunning = null;
-        this.scheduleLoop();
-      });
-    }, this.options.heartbeatMs);
+      this.loopRunning = this.tick().then(
+        (next) => {
+          this.loopRunning = null;
+          this.scheduleLoop(next);
+        },
+        () => {
+          this.loopRunning = null;
+          this.scheduleLoop();
+        },
+      );
+    }, delayMs);
     this.loopTimer.unref();
   }
 
+  /**
+   * When another instance that still owns unfinished work has a lease running out before
+   * our next heartbeat, wake up just after it lapses: a dead instance's transactions hold
+   * row locks on the shards, so every millisecond of takeover delay is blocked work.
+   */
+  private async nextTickDelay(): Promise<number> {
+    const rows = await this.deps.prisma.$queryRaw<{ ms: number | null }[]>`
+      SELECT (EXTRACT(EPOCH FROM (min(i.lease_expires_at) - now())) * 1000)::float8 AS ms
+      FROM engine_instances i
+      WHERE i.id <> ${this.instanceId}::uuid AND i.stopped_at IS NULL AND i.lease_expires_at > now()
+        AND EXISTS (SELECT 1 FROM transactions t WHERE t.coordinator_id = i.id AND t.status NOT IN ('COMMITTED', 'ABORTED'))`;
+    const ms = rows[0]?.ms;
+    return ms == null ? this.options.heartbeatMs : Math.max(10, Math.min(this.options.heartbeatMs, Math.ceil(ms) + 20));
+  }
+
   /** Heartbeat, then take over what dead instances left, then (now and then) reconcile. */
-  private async tick(): Promise<void> {
+  private async tick(): Promise<number> {
     try {
       await this.deps.prisma.$executeRaw`
         UPDATE engine_instances SET heartbeat_at = now(),
@@ -221,9 +246,14 @@ export class Engine {
         this.print(`took over and finished ${recovered} transaction(s) of dead instances`);
         void publishEvent(this.deps.redis, { v: 1, type: "engine.instance", id: this.instanceId, state: "takeover", at: Date.now() }).catch(() => undefined);
       }
-      if (this.clock.now() - this.lastReconcile >= this.options.reconcileEveryMs) await this.reconcile();
+      if (this.clock.now() - this.lastReconcile >= this.options.reconcileEveryMs) {
+        await this.recovery.recoverStale(this.busyIds(), this.options.leaseMs);
+        await this.reconcile();
+      }
+      return await this.nextTickDelay();
     } catch (err) {
       this.print(`engine loop: ${errorMessage(err)}`);
+      return this.options.heartbeatMs;
     }
   }
 
@@ -232,8 +262,19 @@ export class Engine {
     publishEvent(this.deps.redis, { v: 1, type: "tx.updated", id, status, label, at: Date.now() }).catch(() => undefined);
   }
 
-  private track(work: Promise<unknown>): void {
+  private track(work: Promise<unknown>, txId: string): void {
     this.backgroundWork.add(work);
-    void work.finally(() => this.backgroundWork.delete(work));
+    this.drivenInBackground.add(txId);
+    void work.finally(() => {
+      this.backgroundWork.delete(work);
+      this.drivenInBackground.delete(txId);
+    });
+  }
+
+  /** Transaction ids something in this process is working on right now. */
+  private busyIds(): Set<string> {
+    const ids = new Set(this.drivenInBackground);
+    for (const tx of this.inFlight) ids.add(tx.id);
+    return ids;
   }
 }

@@ -16,8 +16,8 @@ export interface PhaseTwoDeps {
   published(id: string, status: TxStatus, label: string): void;
   baseDelayMs: number;
   maxDelayMs: number;
-  /** Keeps retry loops that outlive the call, so stop() can wait for or cancel them. */
-  background(work: Promise<unknown>): void;
+  /** Keeps retry loops that outlive the call, so stop() can wait for them and the stale sweep skips them. */
+  background(work: Promise<unknown>, txId: string): void;
   stopping(): boolean;
   onError(message: string): void;
 }
@@ -31,7 +31,7 @@ export class PhaseTwo {
    */
   async drive(txId: string, label: string, commit: boolean, shards: string[], actor: string): Promise<string[]> {
     const pending = await this.attempt(txId, label, commit, shards, actor, 0);
-    if (pending.length > 0) this.deps.background(this.retry(txId, label, commit, pending, actor));
+    if (pending.length > 0) this.deps.background(this.retry(txId, label, commit, pending, actor), txId);
     return pending;
   }
 

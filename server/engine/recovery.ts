@@ -14,6 +14,8 @@ interface ClaimedTx {
   status: TxStatus;
   decision: Decision | null;
   previous: string | null;
+  /** Branches not yet resolved. */
+  shards: string[];
 }
 
 export interface ReconcileReport {
@@ -59,10 +61,35 @@ export class Recovery {
         UPDATE transactions t SET coordinator_id = ${me}::uuid, updated_at = now()
         FROM victims v WHERE t.id = v.id
         RETURNING t.id, t.label, t.status, t.decision, v.coordinator_id AS previous),
+      pending AS (
+        SELECT b.tx_id, array_agg(b.shard ORDER BY b.shard) AS shards FROM branches b
+        WHERE b.tx_id IN (SELECT id FROM claimed) AND b.status IN ('ACTIVE', 'PREPARED')
+        GROUP BY b.tx_id),
       logged AS (
         INSERT INTO tx_log (tx_id, type, actor, data)
         SELECT id, 'takeover', ${this.deps.actor}, jsonb_build_object('from', previous, 'status', status) FROM claimed)
-      SELECT id::text, label, status::text AS status, decision::text AS decision, previous::text AS previous FROM claimed`;
+      SELECT c.id::text, c.label, c.status::text AS status, c.decision::text AS decision, c.previous::text AS previous,
+        COALESCE(p.shards, '{}') AS shards
+      FROM claimed c LEFT JOIN pending p ON p.tx_id = c.id`;
+  }
+
+  /**
+   * Our own unfinished transactions that nothing in this process is driving any more
+   * (a commit that failed half-way on an infrastructure error): finish them by the log.
+   */
+  async recoverStale(busy: Set<string>, olderThanMs: number): Promise<number> {
+    const me = this.deps.instanceId;
+    const stale = await this.deps.prisma.$queryRaw<ClaimedTx[]>`
+      SELECT t.id::text, t.label, t.status::text AS status, t.decision::text AS decision, NULL AS previous,
+        COALESCE((SELECT array_agg(b.shard ORDER BY b.shard) FROM branches b
+                  WHERE b.tx_id = t.id AND b.status IN ('ACTIVE', 'PREPARED')), '{}') AS shards
+      FROM transactions t
+      WHERE t.coordinator_id = ${me}::uuid AND t.status NOT IN ('COMMITTED', 'ABORTED')
+        AND t.updated_at < now() - make_interval(secs => ${olderThanMs / 1000})
+      ORDER BY t.started_at LIMIT 500`;
+    const todo = stale.filter((t) => !busy.has(t.id));
+    await mapLimit(todo, this.deps.concurrency, (tx) => this.finish(tx).catch(() => undefined));
+    return todo.length;
   }
 
   /** Claims and finishes orphaned transactions until none are left; returns how many. */
@@ -72,17 +99,14 @@ export class Recovery {
       const claimed = await this.claimOrphaned();
       if (claimed.length === 0) return total;
       total += claimed.length;
-      await mapLimit(claimed, this.deps.concurrency, (tx) => this.finish(tx));
+      // A failure leaves the transaction claimed by us; recoverStale picks it up later.
+      await mapLimit(claimed, this.deps.concurrency, (tx) => this.finish(tx).catch(() => undefined));
     }
   }
 
   /** Finishes one claimed transaction according to the log. */
   async finish(tx: ClaimedTx): Promise<void> {
-    const branches = await this.deps.prisma.branch.findMany({
-      where: { txId: tx.id, status: { in: ["ACTIVE", "PREPARED"] } },
-      select: { shard: true },
-    });
-    const shards = branches.map((b) => b.shard);
+    const shards = tx.shards;
     const committing = tx.decision === "COMMIT" || tx.status === "COMMITTING";
     if (committing) {
       await this.deps.phaseTwo.drive(tx.id, tx.label, true, shards, this.deps.actor);

@@ -175,8 +175,16 @@ export class Transaction {
     } catch (err) {
       if (this.phase !== "committed") this.phase = "aborted";
       if (err instanceof CohortError) throw err;
-      // An infrastructure failure before the decision (log unreachable, …): presumed abort.
+      // An infrastructure failure before the decision (log or shard unreachable): presumed
+      // abort. Roll back what we can now; the engine's self-recovery sweep finishes the
+      // rest once the log is reachable again.
       await this.rollbackLocalBranches();
+      const reason = `internal failure before the commit point: ${errorMessage(err)}`;
+      const shards = [...this.branches.keys()];
+      await this.ctx.log
+        .decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, actor: this.ctx.actor })
+        .then((ok) => (ok ? this.ctx.drivePhase2(this.id, this.label, false, shards) : undefined))
+        .catch(() => undefined);
       throw new CohortError("TX_ABORTED", `transaction ${this.id} aborted: ${errorMessage(err)}`, { cause: err });
     } finally {
       this.finished();

@@ -38,6 +38,8 @@ export interface FanoutOptions {
   /** Used for non-blocking reads (catch-up); the tail runs on a duplicate of it. */
   redis: Redis;
   log: (line: string) => void;
+  /** Defaults to EVENTS_STREAM; tests use their own. */
+  stream?: string;
   /** Each transaction is emitted at most once per window; the latest state wins. */
   coalesceMs?: number;
   /** Beyond this many missed events a client is told to refetch instead of replaying. */
@@ -56,13 +58,14 @@ const CATCH_UP_ROUNDS = 5;
 
 export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
   const { io, redis, log } = opts;
+  const stream = opts.stream ?? EVENTS_STREAM;
   const coalesceMs = opts.coalesceMs ?? 50;
   const replayLimit = opts.replayLimit ?? 20_000;
   const tail = redis.duplicate();
 
   // Read from the current tail id rather than `$`: catch-up needs to know exactly which
   // position the live emits start from, and `$` does not say.
-  let readThrough = (await latestStreamId(redis)) ?? "0-0";
+  let readThrough = (await latestStreamId(redis, stream)) ?? "0-0";
   /** Every stream event at or before this id has been emitted (or was irrelevant). */
   let emittedThrough = readThrough;
   const pending = new Map<string, LiveTxEvent>();
@@ -98,11 +101,11 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
   const loop = (async () => {
     while (!stopped) {
       try {
-        const reply = await tail.xread("COUNT", READ_COUNT, "BLOCK", BLOCK_MS, "STREAMS", EVENTS_STREAM, readThrough);
+        const reply = await tail.xread("COUNT", READ_COUNT, "BLOCK", BLOCK_MS, "STREAMS", stream, readThrough);
         for (const [, entries] of reply ?? []) for (const [id, fields] of entries) accept(id, fields);
       } catch (err) {
         if (stopped) break;
-        log(`[live] reading ${EVENTS_STREAM} failed, retrying: ${errorMessage(err)}`);
+        log(`[live] reading ${stream} failed, retrying: ${errorMessage(err)}`);
         await sleep(RETRY_MS);
       }
     }
@@ -114,7 +117,7 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
       void socket.join(wanted);
       socket.emit(LIVE_EVENTS.ready, { lastEventId: lastEventId === "0-0" ? null : lastEventId, resync } satisfies LiveReady);
     };
-    if (cursor === undefined || !(await cursorStillInStream(redis, cursor))) {
+    if (cursor === undefined || !(await cursorStillInStream(redis, stream, cursor))) {
       ready(true, emittedThrough);
       return;
     }
@@ -127,7 +130,7 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
     // ones already covered by the replay arrive with ids the client has seen and drops.
     for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
       for (;;) {
-        const page = await redis.xrange(EVENTS_STREAM, `(${from}`, "+", "COUNT", REPLAY_PAGE);
+        const page = await redis.xrange(stream, `(${from}`, "+", "COUNT", REPLAY_PAGE);
         for (const [id, fields] of page) {
           from = id;
           const event = toLiveEvent(id, fields);
@@ -206,8 +209,8 @@ function roomFilter(wanted: string[]): (txId: string) => boolean {
   return (txId) => ids.has(txId);
 }
 
-async function latestStreamId(redis: Redis): Promise<string | null> {
-  const [last] = await redis.xrevrange(EVENTS_STREAM, "+", "-", "COUNT", 1);
+async function latestStreamId(redis: Redis, stream: string): Promise<string | null> {
+  const [last] = await redis.xrevrange(stream, "+", "-", "COUNT", 1);
   return last ? last[0] : null;
 }
 
@@ -215,8 +218,8 @@ async function latestStreamId(redis: Redis): Promise<string | null> {
  * The stream is capped (MAXLEN ~), so a cursor older than its first entry may have had
  * events trimmed after it; an empty stream means Redis lost everything.
  */
-async function cursorStillInStream(redis: Redis, cursor: string): Promise<boolean> {
-  const [first] = await redis.xrange(EVENTS_STREAM, "-", "+", "COUNT", 1);
+async function cursorStillInStream(redis: Redis, stream: string, cursor: string): Promise<boolean> {
+  const [first] = await redis.xrange(stream, "-", "+", "COUNT", 1);
   return first !== undefined && compareStreamIds(first[0], cursor) <= 0;
 }
 

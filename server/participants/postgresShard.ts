@@ -25,7 +25,7 @@ export class PostgresShard {
     this.name = opts.name;
     const base = { connectionString: opts.url, application_name: `cohort:${opts.name}` };
     this.workPool = new pg.Pool({ ...base, max: opts.poolSize ?? 20 });
-    this.controlPool = new pg.Pool({ ...base, max: opts.controlPoolSize ?? 4, connectionTimeoutMillis: 5_000 });
+    this.controlPool = new pg.Pool({ ...base, max: opts.controlPoolSize ?? 32, connectionTimeoutMillis: 5_000 });
     // An idle client that dies (shard restart) must not crash the process.
     this.workPool.on("error", () => undefined);
     this.controlPool.on("error", () => undefined);

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { inject } from "vitest";
-import { createPrisma, type PrismaClient } from "../db/prisma";
+import { connectDatabase, type Database, type PrismaClient } from "../db/prisma";
 import { Engine, type EngineDeps } from "../engine/engine";
 import { ensureDatabase, withDatabase } from "../infra/databases";
 import { PostgresShard } from "../participants/postgresShard";
@@ -17,12 +17,13 @@ export interface TestEnv {
   shardUrls: { name: string; url: string }[];
   redisUrl: string;
   prisma: PrismaClient;
-  lazyPrisma: PrismaClient;
+  db: Database;
+  lazyDb: Database;
   redis: Redis;
   shards: PostgresShard[];
   shard(name: string): PostgresShard;
   /** A started engine on this environment; stopped by cleanup(). */
-  engine(overrides?: Partial<Omit<EngineDeps, "prisma" | "lazyPrisma" | "redis" | "shards">>): Promise<Engine>;
+  engine(overrides?: Partial<Omit<EngineDeps, "prisma" | "pool" | "lazyPool" | "redis" | "shards">>): Promise<Engine>;
   /** Runs SQL as a superuser on the server (fault injection). */
   admin(sql: string): Promise<void>;
   cleanup(): Promise<void>;
@@ -42,8 +43,9 @@ export async function createTestEnv(opts: { shards?: number; accounts?: number }
     shardUrls.push({ name, url: withDatabase(serverUrl, db) });
   }
   const databaseUrl = withDatabase(serverUrl, coordDb);
-  const prisma = createPrisma(databaseUrl, { poolSize: 8 });
-  const lazyPrisma = createPrisma(databaseUrl, { synchronousCommit: false, poolSize: 8 });
+  const db = connectDatabase(databaseUrl, { poolSize: 8 });
+  const lazyDb = connectDatabase(databaseUrl, { synchronousCommit: false, poolSize: 8 });
+  const prisma = db.prisma;
   const redis = new Redis(redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 2 });
   const shards = shardUrls.map((s) => new PostgresShard({ ...s, poolSize: 16 }));
   for (const s of shards) await ensureBankSchema(s);
@@ -55,7 +57,8 @@ export async function createTestEnv(opts: { shards?: number; accounts?: number }
     shardUrls,
     redisUrl,
     prisma,
-    lazyPrisma,
+    db,
+    lazyDb,
     redis,
     shards,
     shard: (name) => {
@@ -64,7 +67,7 @@ export async function createTestEnv(opts: { shards?: number; accounts?: number }
       return s;
     },
     engine: async (overrides = {}) => {
-      const engine = new Engine({ prisma, lazyPrisma, redis, shards, ...overrides, options: { leaseMs: 1_000, heartbeatMs: 200, ...overrides.options } });
+      const engine = new Engine({ prisma, pool: db.pool, lazyPool: lazyDb.pool, redis, shards, ...overrides, options: { leaseMs: 1_000, heartbeatMs: 200, ...overrides.options } });
       engines.push(engine);
       await engine.start();
       return engine;
@@ -85,8 +88,8 @@ export async function createTestEnv(opts: { shards?: number; accounts?: number }
         for (const p of left) await s.resolveGid(p.gid, false).catch(() => undefined);
       }
       await Promise.all(shards.map((s) => s.close()));
-      await prisma.$disconnect();
-      await lazyPrisma.$disconnect();
+      await db.close();
+      await lazyDb.close();
       redis.disconnect();
       const c = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
       await c.connect();

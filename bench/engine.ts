@@ -1,0 +1,114 @@
+// Committed two-shard transfers per second through Cohort, against a baseline that runs
+// the same two statements as two independent local commits (no 2PC), at the same
+// concurrency, on the same databases, in the same run. Phases alternate to spread noise.
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import type { Config } from "../server/config";
+import { createEngineStack } from "../server/engine/createEngine";
+import { createScratchEnvironment } from "../server/infra/scratchEnvironment";
+import { ensureBankSchema, seedAccounts, shardOfAccount } from "../server/sim/bankSchema";
+import { LEG_SQL } from "../server/sim/transfer";
+import { pickCrossShardPair, startWorkload } from "../server/sim/workload";
+import { percentile, round } from "./stats";
+
+const CONCURRENCY = 32;
+const ACCOUNTS = 20_000;
+
+export async function benchEngine(config: Config, opts: { seconds: number; say: (l: string) => void }) {
+  const env = await createScratchEnvironment(config, { purpose: "bench", shards: 2 });
+  const stack = createEngineStack({ ...env, poolSize: CONCURRENCY });
+  const baselinePools = new Map(env.shards.map((s) => [s.name, new pg.Pool({ connectionString: s.url, max: CONCURRENCY })]));
+  try {
+    await stack.engine.start();
+    for (const s of stack.shards) await ensureBankSchema(s);
+    await seedAccounts(stack.shards, ACCOUNTS);
+    const names = stack.engine.shardNames;
+
+    const cohortRound = async (seconds: number) => {
+      const latencies: number[] = [];
+      let committed = 0;
+      const wl = startWorkload(stack.engine, {
+        accounts: ACCOUNTS,
+        concurrency: CONCURRENCY,
+        rate: 0,
+        onResult: (r, ms) => {
+          if (r.outcome === "committed") {
+            committed++;
+            latencies.push(ms);
+          }
+        },
+      });
+      const started = performance.now();
+      await sleep(seconds * 1000);
+      await wl.stop();
+      return { committed, elapsed: (performance.now() - started) / 1000, latencies };
+    };
+
+    const baselineRound = async (seconds: number) => {
+      let committed = 0;
+      let running = true;
+      const worker = async () => {
+        while (running) {
+          const [from, to] = pickCrossShardPair(ACCOUNTS, names);
+          const amount = 1 + Math.floor(Math.random() * 100);
+          const id = randomUUID();
+          const legs = [
+            { account: from, delta: -amount },
+            { account: to, delta: amount },
+          ].sort((a, b) => a.account - b.account);
+          for (const leg of legs) {
+            const client = await baselinePools.get(shardOfAccount(leg.account, names))!.connect();
+            try {
+              await client.query("BEGIN");
+              await client.query(LEG_SQL, [leg.account, leg.delta, id]);
+              await client.query("COMMIT");
+            } finally {
+              client.release();
+            }
+          }
+          committed++;
+        }
+      };
+      const started = performance.now();
+      const workers = Array.from({ length: CONCURRENCY }, worker);
+      await sleep(seconds * 1000);
+      running = false;
+      await Promise.all(workers);
+      return { committed, elapsed: (performance.now() - started) / 1000 };
+    };
+
+    opts.say(`engine bench: warming up (concurrency ${CONCURRENCY}, ${ACCOUNTS} accounts on 2 shards)`);
+    await baselineRound(1);
+    await cohortRound(1);
+    const rounds = 2;
+    const per = opts.seconds / rounds;
+    let cohort = { committed: 0, elapsed: 0 };
+    let baseline = { committed: 0, elapsed: 0 };
+    const latencies: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const b = await baselineRound(per);
+      baseline = { committed: baseline.committed + b.committed, elapsed: baseline.elapsed + b.elapsed };
+      opts.say(`  round ${i + 1}: baseline ${round(b.committed / b.elapsed, 0)} tx/s`);
+      const c = await cohortRound(per);
+      cohort = { committed: cohort.committed + c.committed, elapsed: cohort.elapsed + c.elapsed };
+      latencies.push(...c.latencies);
+      opts.say(`  round ${i + 1}: cohort   ${round(c.committed / c.elapsed, 0)} tx/s`);
+    }
+    latencies.sort((a, b) => a - b);
+    const cohortTps = cohort.committed / cohort.elapsed;
+    const baselineTps = baseline.committed / baseline.elapsed;
+    return {
+      cohort_tps: round(cohortTps, 1),
+      baseline_tps: round(baselineTps, 1),
+      ratio: round(cohortTps / baselineTps, 3),
+      p50_ms: round(percentile(latencies, 50)),
+      p99_ms: round(percentile(latencies, 99)),
+    };
+  } finally {
+    await stack.close();
+    await Promise.all([...baselinePools.values()].map((p) => p.end()));
+    await env.stop();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

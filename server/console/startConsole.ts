@@ -1,0 +1,118 @@
+// The console: Next.js and socket.io on one HTTP server (DESIGN.md §1, §6). Route
+// handlers and server components reach the clients built by server/main.ts through
+// setRuntime, because Next.js bundles them apart from this module.
+import http from "node:http";
+import path from "node:path";
+import { createAdapter } from "@socket.io/redis-adapter";
+import next from "next";
+import { Server } from "socket.io";
+import { errorMessage } from "../errors";
+import { startFanout, type Fanout } from "../live/fanout";
+import type { ClientToServerEvents, ServerToClientEvents } from "../live/protocol";
+import { setRuntime, type Runtime } from "../runtime";
+
+export interface StartConsoleOptions {
+  runtime: Runtime;
+  host: string;
+  /** 0 picks a free port; the returned url has the real one. */
+  port: number;
+  dev: boolean;
+  log: (line: string) => void;
+}
+
+export interface ConsoleHandle {
+  url: string;
+  close(): Promise<void>;
+}
+
+const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
+/** In-flight requests get this long to finish on close before their sockets are cut. */
+const CLOSE_GRACE_MS = 3_000;
+
+export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHandle> {
+  const { runtime, host, port, dev, log } = opts;
+  setRuntime(runtime);
+  // Next.js telemetry would try the network, which these machines do not have.
+  process.env.NEXT_TELEMETRY_DISABLED = "1";
+
+  const server = http.createServer();
+  const app = next({ dev, dir: REPO_ROOT, hostname: host, port, httpServer: server });
+  await app.prepare();
+  const handle = app.getRequestHandler();
+  server.on("request", (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log(`[console] ${req.method} ${req.url} failed: ${errorMessage(err)}`);
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+    });
+  });
+
+  const pub = runtime.redis.duplicate();
+  const sub = runtime.redis.duplicate();
+  const io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
+    serveClient: false,
+    adapter: createAdapter(pub, sub),
+    // Browsers do not apply CORS to WebSockets, so cross-site pages could otherwise open
+    // a socket with the operator's cookies once sockets are authenticated (DESIGN.md §7).
+    allowRequest: (req, callback) => callback(null, isSameOrigin(req)),
+  });
+
+  let fanout: Fanout | null = null;
+  try {
+    fanout = await startFanout({ io, redis: runtime.redis, log });
+    await listen(server, host, port);
+  } catch (err) {
+    await fanout?.stop();
+    await io.close();
+    await app.close();
+    pub.disconnect();
+    sub.disconnect();
+    throw err;
+  }
+
+  const address = server.address();
+  const actualPort = typeof address === "object" && address ? address.port : port;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${actualPort}`;
+  log(`[console] ${dev ? "development" : "production"} console at ${url}`);
+
+  let closing: Promise<void> | null = null;
+  const close = async (): Promise<void> => {
+    await fanout?.stop();
+    // io.close() also closes the HTTP server, which waits for open connections: idle
+    // keep-alive ones are dropped now, busy ones after the grace period.
+    const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+    force.unref();
+    server.closeIdleConnections();
+    await io.close();
+    clearTimeout(force);
+    await app.close();
+    await Promise.allSettled([pub.quit(), sub.quit()]);
+  };
+
+  return {
+    url,
+    close: () => (closing ??= close()),
+  };
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+function isSameOrigin(req: http.IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  // Non-browser clients (tests, tools) send no Origin; browsers always do on WebSockets.
+  if (!origin) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}

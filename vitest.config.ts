@@ -19,6 +19,7 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Files share one PostgreSQL and one Redis; two workers keep a 2-core machine responsive.
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

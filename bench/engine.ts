@@ -9,6 +9,7 @@ import { createScratchEnvironment } from "../server/infra/scratchEnvironment";
 import { ensureBankSchema, seedAccounts, shardOfAccount } from "../server/sim/bankSchema";
 import { LEG_SQL } from "../server/sim/transfer";
 import { pickCrossShardPair, startWorkload } from "../server/sim/workload";
+import { cpuMeter } from "./cpu";
 import { percentile, round } from "./stats";
 
 const CONCURRENCY = 32;
@@ -39,9 +40,10 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
         },
       });
       const started = performance.now();
+      const cpu = cpuMeter();
       await sleep(seconds * 1000);
       await wl.stop();
-      return { committed, elapsed: (performance.now() - started) / 1000, latencies };
+      return { committed, elapsed: (performance.now() - started) / 1000, latencies, cpu: cpu() };
     };
 
     const baselineRound = async (seconds: number) => {
@@ -70,11 +72,12 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
         }
       };
       const started = performance.now();
+      const cpu = cpuMeter();
       const workers = Array.from({ length: CONCURRENCY }, worker);
       await sleep(seconds * 1000);
       running = false;
       await Promise.all(workers);
-      return { committed, elapsed: (performance.now() - started) / 1000 };
+      return { committed, elapsed: (performance.now() - started) / 1000, cpu: cpu() };
     };
 
     opts.say(`engine bench: warming up (concurrency ${CONCURRENCY}, ${ACCOUNTS} accounts on 2 shards)`);
@@ -88,11 +91,11 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
     for (let i = 0; i < rounds; i++) {
       const b = await baselineRound(per);
       baseline = { committed: baseline.committed + b.committed, elapsed: baseline.elapsed + b.elapsed };
-      opts.say(`  round ${i + 1}: baseline ${round(b.committed / b.elapsed, 0)} tx/s`);
+      opts.say(`  round ${i + 1}: baseline ${round(b.committed / b.elapsed, 0)} tx/s, ${cpuPerTx(b)}`);
       const c = await cohortRound(per);
       cohort = { committed: cohort.committed + c.committed, elapsed: cohort.elapsed + c.elapsed };
       latencies.push(...c.latencies);
-      opts.say(`  round ${i + 1}: cohort   ${round(c.committed / c.elapsed, 0)} tx/s`);
+      opts.say(`  round ${i + 1}: cohort   ${round(c.committed / c.elapsed, 0)} tx/s, ${cpuPerTx(c)}`);
     }
     latencies.sort((a, b) => a - b);
     const cohortTps = cohort.committed / cohort.elapsed;
@@ -109,6 +112,12 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
     await Promise.all([...baselinePools.values()].map((p) => p.end()));
     await env.stop();
   }
+}
+
+/** Where the time goes: CPU per committed transaction in this process and in the rest of the machine. */
+function cpuPerTx(r: { committed: number; cpu: { process_s: number; machine_s: number } }): string {
+  const us = (s: number) => round((s * 1e6) / Math.max(1, r.committed), 0);
+  return `CPU per tx: node ${us(r.cpu.process_s)} µs, rest of machine ${us(r.cpu.machine_s - r.cpu.process_s)} µs`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,6 +2,7 @@
 // REDIS_URL it starts an embedded PostgreSQL and a local redis-server; then it runs one
 // engine instance, the bank-transfer workload and the console on one HTTP server.
 import { loadConfig } from "./config";
+import { ensureBuild } from "./console/ensureBuild";
 import { startConsole, type ConsoleHandle } from "./console/startConsole";
 import { createEngineStack, type EngineStack } from "./engine/createEngine";
 import { errorMessage } from "./errors";
@@ -18,22 +19,40 @@ async function main(): Promise<void> {
   let stack: EngineStack | null = null;
   let workload: Workload | null = null;
   let consoleHandle: ConsoleHandle | null = null;
-  let stopping = false;
+  let stoppingSince = 0;
 
   const shutdown = async (signal: string) => {
-    if (stopping) {
+    if (stoppingSince) {
+      // tsx relays the terminal's Ctrl-C that the process group already delivered: the
+      // same keypress arrives twice within milliseconds. Only a later one forces the exit.
+      if (Date.now() - stoppingSince < 1_000) return;
       log("second signal: exiting now");
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log(`${signal}: shutting down (press Ctrl-C again to force)`);
-    await workload?.stop();
-    await consoleHandle?.close().catch((e) => log(`console: ${errorMessage(e)}`));
-    await stack?.close();
-    await infra?.stop();
+    const step = async (what: string, work: (() => Promise<unknown>) | undefined) => {
+      if (!work) return;
+      log(`stopping ${what}…`);
+      await work().catch((e: unknown) => log(`${what}: ${errorMessage(e)}`));
+    };
+    await step("workload", workload?.stop);
+    await step("console", consoleHandle?.close);
+    await step("engine", stack?.close);
+    await step("databases", infra?.stop);
     log("stopped");
     process.exit(0);
   };
+  // Next.js installs handlers that only log; a coordinator in an unknown state must not
+  // keep running, and a restart is safe because recovery finishes whatever was in flight.
+  const crash = (err: unknown) => {
+    // While shutting down, clients closed under pending commands reject late: not a crash.
+    if (stoppingSince) return;
+    console.error(`[cohort] fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(70);
+  };
+  process.on("uncaughtException", crash);
+  process.on("unhandledRejection", crash);
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
 
@@ -63,6 +82,7 @@ async function main(): Promise<void> {
     log(`workload: ${config.SIM_RATE || "unthrottled"} transfers/s over ${config.SIM_ACCOUNTS} accounts, concurrency ${config.SIM_CONCURRENCY}`);
   }
 
+  if (!dev) await ensureBuild({ log });
   consoleHandle = await startConsole({
     runtime: { config, prisma: stack.prisma, redis: stack.redis, shardNames: stack.engine.shardNames },
     host: config.HOST,

@@ -5,7 +5,8 @@
 // over, force-aborted or timed out finds zero rows and learns it lost.
 import type pg from "pg";
 import type { PrismaClient } from "../db/prisma";
-import { execute, named, sql } from "../db/sql";
+import { execute, named, queryRows, sql } from "../db/sql";
+import { GroupCommit } from "./groupCommit";
 
 export type TxStatus = "ACTIVE" | "PREPARING" | "COMMITTING" | "COMMITTED" | "ABORTING" | "ABORTED";
 export type BranchStatus = "ACTIVE" | "PREPARED" | "FAILED" | "COMMITTED" | "ABORTED";
@@ -36,6 +37,33 @@ export interface Vote {
 
 const json = (v: unknown) => JSON.stringify(v ?? null);
 
+interface BeginItem {
+  id: string;
+  label: string;
+  coordinatorId: string;
+  deadlineAt: Date;
+  actor: string;
+}
+interface PrepareItem {
+  id: string;
+  coordinatorId: string;
+  shards: string[];
+  gids: string[];
+  actor: string;
+}
+interface DecideItem {
+  id: string;
+  coordinatorId: string;
+  shards: string[];
+  actor: string;
+}
+interface EndItem {
+  id: string;
+  coordinatorId: string;
+  doneShards: string[];
+  actor: string;
+}
+
 export class CoordinatorLog {
   /**
    * @param forced   synchronous_commit on: the COMMIT decision (the commit point).
@@ -48,50 +76,113 @@ export class CoordinatorLog {
     private readonly prisma: PrismaClient,
   ) {}
 
-  async begin(tx: { id: string; label: string; coordinatorId: string; deadlineAt: Date; actor: string }): Promise<void> {
-    await execute(this.lazy, named("cohort.begin", sql`
-      WITH t AS (
-        INSERT INTO transactions (id, label, status, coordinator_id, deadline_at)
-        VALUES (${tx.id}::uuid, ${tx.label}, 'ACTIVE', ${tx.coordinatorId}::uuid, ${tx.deadlineAt})
-        RETURNING id)
-      INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'begin', ${tx.actor}, ${json({ label: tx.label, deadlineAt: tx.deadlineAt })}::jsonb FROM t`));
+  // Hot-path writes go through group commit: one statement per batch of transactions.
+  private readonly beginGroup = new GroupCommit<BeginItem, void>((items) => this.writeBegins(items));
+  private readonly prepareGroup = new GroupCommit<PrepareItem, boolean>((items) => this.writePreparing(items));
+  private readonly commitGroup = new GroupCommit<DecideItem, boolean>((items) => this.writeCommitDecisions(items));
+  private readonly endGroup = new GroupCommit<EndItem, boolean>((items) => this.writeCommitted(items));
+
+  begin(tx: BeginItem): Promise<void> {
+    return this.beginGroup.submit(tx);
   }
 
   /** ACTIVE → PREPARING with the branch list; must be in the log before any PREPARE. */
-  async markPreparing(tx: { id: string; coordinatorId: string; shards: string[]; gids: string[]; actor: string }): Promise<boolean> {
-    const n = await execute(this.lazy, named("cohort.prepare", sql`
-      WITH t AS (
-        UPDATE transactions SET status = 'PREPARING', updated_at = now()
-        WHERE id = ${tx.id}::uuid AND status = 'ACTIVE' AND coordinator_id = ${tx.coordinatorId}::uuid
-          AND decision IS NULL AND deadline_at > now()
-        RETURNING id),
-      b AS (
-        INSERT INTO branches (tx_id, shard, gid, status)
-        SELECT t.id, s.shard, s.gid, 'ACTIVE' FROM t, unnest(${tx.shards}::text[], ${tx.gids}::text[]) AS s(shard, gid))
-      INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'prepare', ${tx.actor}, ${json({ shards: tx.shards })}::jsonb FROM t`));
-    return n > 0;
+  markPreparing(tx: PrepareItem): Promise<boolean> {
+    return this.prepareGroup.submit(tx);
   }
 
   /**
    * The commit point: forced, and only if nobody decided or aborted first. The yes votes
-   * ride in the decision record (one row instead of one per branch: this is the hot path).
+   * ride in the decision record (one row instead of one per branch).
    */
-  async decideCommit(tx: { id: string; coordinatorId: string; shards: string[]; actor: string }): Promise<boolean> {
-    const n = await execute(this.forced, named("cohort.decide-commit", sql`
-      WITH t AS (
-        UPDATE transactions SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now()
-        WHERE id = ${tx.id}::uuid AND status = 'PREPARING' AND coordinator_id = ${tx.coordinatorId}::uuid
-          AND decision IS NULL AND deadline_at > now()
-        RETURNING id),
+  decideCommit(tx: DecideItem): Promise<boolean> {
+    return this.commitGroup.submit(tx);
+  }
+
+  /** COMMITTING → COMMITTED once every branch is committed: the end record. */
+  finishCommitted(tx: EndItem): Promise<boolean> {
+    return this.endGroup.submit(tx);
+  }
+
+  private async writeBegins(items: BeginItem[]): Promise<void[]> {
+    await execute(this.lazy, named("cohort.begin", sql`
+      WITH x AS (
+        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.label)}::text[],
+          ${items.map((i) => i.coordinatorId)}::uuid[], ${items.map((i) => i.deadlineAt.toISOString())}::timestamptz[],
+          ${items.map((i) => i.actor)}::text[]) AS x(id, label, coordinator_id, deadline_at, actor)),
+      t AS (
+        INSERT INTO transactions (id, label, status, coordinator_id, deadline_at)
+        SELECT id, label, 'ACTIVE', coordinator_id, deadline_at FROM x)
+      INSERT INTO tx_log (tx_id, type, actor, data)
+      SELECT id, 'begin', actor, jsonb_build_object('label', label, 'deadlineAt', deadline_at) FROM x`));
+    return items.map(() => undefined);
+  }
+
+  private async writePreparing(items: PrepareItem[]): Promise<boolean[]> {
+    const branches = items.flatMap((i) => i.shards.map((shard, k) => ({ id: i.id, shard, gid: i.gids[k]! })));
+    const rows = await queryRows<{ id: string }>(this.lazy, named("cohort.prepare", sql`
+      WITH x AS (
+        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[],
+          ${items.map((i) => i.actor)}::text[], ${items.map((i) => json({ shards: i.shards }))}::jsonb[])
+          AS x(id, coordinator_id, actor, data)),
+      t AS (
+        UPDATE transactions tx SET status = 'PREPARING', updated_at = now()
+        FROM x WHERE tx.id = x.id AND tx.status = 'ACTIVE' AND tx.coordinator_id = x.coordinator_id
+          AND tx.decision IS NULL AND tx.deadline_at > now()
+        RETURNING tx.id, x.actor, x.data),
+      b AS (
+        INSERT INTO branches (tx_id, shard, gid, status)
+        SELECT b.tx_id, b.shard, b.gid, 'ACTIVE'
+        FROM unnest(${branches.map((b) => b.id)}::uuid[], ${branches.map((b) => b.shard)}::text[],
+          ${branches.map((b) => b.gid)}::text[]) AS b(tx_id, shard, gid)
+        WHERE b.tx_id IN (SELECT id FROM t)),
+      l AS (
+        INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, 'prepare', actor, data FROM t)
+      SELECT id::text FROM t`));
+    const ok = new Set(rows.map((r) => r.id));
+    return items.map((i) => ok.has(i.id));
+  }
+
+  private async writeCommitDecisions(items: DecideItem[]): Promise<boolean[]> {
+    const rows = await queryRows<{ id: string }>(this.forced, named("cohort.decide-commit", sql`
+      WITH x AS (
+        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[],
+          ${items.map((i) => i.actor)}::text[],
+          ${items.map((i) => json({ decision: "COMMIT", votes: Object.fromEntries(i.shards.map((s) => [s, "yes"])) }))}::jsonb[])
+          AS x(id, coordinator_id, actor, data)),
+      t AS (
+        UPDATE transactions tx SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now()
+        FROM x WHERE tx.id = x.id AND tx.status = 'PREPARING' AND tx.coordinator_id = x.coordinator_id
+          AND tx.decision IS NULL AND tx.deadline_at > now()
+        RETURNING tx.id, x.actor, x.data),
       b AS (
         UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now()
-        WHERE tx_id IN (SELECT id FROM t))
-      INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'decision', ${tx.actor}, ${json({ decision: "COMMIT", votes: Object.fromEntries(tx.shards.map((s) => [s, "yes"])) })}::jsonb
-      FROM t`));
-    return n > 0;
+        WHERE tx_id IN (SELECT id FROM t)),
+      l AS (
+        INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, 'decision', actor, data FROM t)
+      SELECT id::text FROM t`));
+    const ok = new Set(rows.map((r) => r.id));
+    return items.map((i) => ok.has(i.id));
+  }
+
+  private async writeCommitted(items: EndItem[]): Promise<boolean[]> {
+    const rows = await queryRows<{ id: string }>(this.lazy, named("cohort.end-commit", sql`
+      WITH x AS (
+        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[],
+          ${items.map((i) => i.actor)}::text[], ${items.map((i) => json({ status: "COMMITTED", resolved: i.doneShards }))}::jsonb[])
+          AS x(id, coordinator_id, actor, data)),
+      t AS (
+        UPDATE transactions tx SET status = 'COMMITTED', ended_at = now(), updated_at = now()
+        FROM x WHERE tx.id = x.id AND tx.status = 'COMMITTING' AND tx.coordinator_id = x.coordinator_id
+        RETURNING tx.id, x.actor, x.data),
+      b AS (
+        UPDATE branches SET status = 'COMMITTED', resolved_at = now(), next_retry_at = NULL, attempts = attempts + 1
+        WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED')),
+      l AS (
+        INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, 'end', actor, data FROM t)
+      SELECT id::text FROM t`));
+    const ok = new Set(rows.map((r) => r.id));
+    return items.map((i) => ok.has(i.id));
   }
 
   /**

@@ -128,9 +128,9 @@ describe("two-phase commit across shards", () => {
 
   it("aborts when the deadline passes between PREPARE and the decision", async () => {
     const slow = await env.engine({
-      hooks: { afterPrepare: () => new Promise((r) => setTimeout(r, 500)) },
+      hooks: { afterPrepare: () => new Promise((r) => setTimeout(r, 1_500)) },
     });
-    const tx = await slow.begin({ label: "test-late-decision", timeoutMs: 300 });
+    const tx = await slow.begin({ label: "test-late-decision", timeoutMs: 1_000 });
     await tx.run("shard-a", (c) => applyLeg(c, tx.id, 10, -1));
     await tx.run("shard-b", (c) => applyLeg(c, tx.id, 11, 1));
     await expect(tx.commit()).rejects.toMatchObject({ code: "TX_TIMED_OUT" });

@@ -7,6 +7,7 @@ import type pg from "pg";
 import { v7 as uuidv7 } from "uuid";
 import type { PrismaClient } from "../db/prisma";
 import { CohortError, errorMessage } from "../errors";
+import { TxEventBuffer } from "../live/eventBuffer";
 import { publishEvent } from "../live/events";
 import type { PostgresShard } from "../participants/postgresShard";
 import { CoordinatorLog, type TxStatus } from "./coordinatorLog";
@@ -60,6 +61,7 @@ export class Engine {
   private loopRunning: Promise<void> | null = null;
   private lastReconcile = 0;
   private readonly print: (line: string) => void;
+  private readonly events: TxEventBuffer;
 
   constructor(private readonly deps: EngineDeps) {
     this.options = { ...defaultEngineOptions, ...deps.options };
@@ -68,6 +70,7 @@ export class Engine {
     this.hooks = deps.hooks ?? {};
     this.print = deps.log ?? (() => undefined);
     this.shardsByName = new Map(deps.shards.map((s) => [s.name, s]));
+    this.events = new TxEventBuffer(deps.redis);
     this.coordinatorLog = new CoordinatorLog(deps.pool, deps.lazyPool, deps.prisma);
     this.phaseTwo = new PhaseTwo({
       instanceId: this.instanceId,
@@ -187,6 +190,7 @@ export class Engine {
     while (this.inFlight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await Promise.all([...this.inFlight].map((tx) => (tx.status === "active" ? tx.abort("engine stopping").catch(() => undefined) : undefined)));
     await Promise.allSettled([...this.backgroundWork]);
+    await this.events.flush();
     await this.deps.prisma.$executeRaw`
       UPDATE engine_instances SET stopped_at = now(), lease_expires_at = now() WHERE id = ${this.instanceId}::uuid`.catch(() => undefined);
     void publishEvent(this.deps.redis, { v: 1, type: "engine.instance", id: this.instanceId, state: "stopped", at: Date.now() }).catch(() => undefined);
@@ -258,8 +262,7 @@ export class Engine {
   }
 
   private publish(id: string, status: TxStatus, label: string): void {
-    // Events feed the console; losing one must never fail a transaction.
-    publishEvent(this.deps.redis, { v: 1, type: "tx.updated", id, status, label, at: Date.now() }).catch(() => undefined);
+    this.events.push({ v: 1, type: "tx.updated", id, status, label, at: Date.now() });
   }
 
   private track(work: Promise<unknown>, txId: string): void {

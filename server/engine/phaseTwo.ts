@@ -66,14 +66,9 @@ export class PhaseTwo {
     const failed = outcomes.filter((o) => !o.ok);
     const to = commit ? "COMMITTED" : "ABORTED";
     if (failed.length === 0) {
-      const ended = await this.deps.log.finish({
-        id: txId,
-        coordinatorId: this.deps.instanceId,
-        from: [commit ? "COMMITTING" : "ABORTING"],
-        to,
-        doneShards: shards,
-        actor,
-      });
+      const ended = commit
+        ? await this.deps.log.finishCommitted({ id: txId, coordinatorId: this.deps.instanceId, doneShards: shards, actor })
+        : await this.deps.log.finish({ id: txId, coordinatorId: this.deps.instanceId, from: ["ABORTING"], to, doneShards: shards, actor });
       if (ended) this.deps.published(txId, to, label);
       return [];
     }

@@ -12,7 +12,8 @@ export async function startLocalRedis(opts: { port?: number; log?: (line: string
   const child: ChildProcess = spawn(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    // Own process group: Ctrl-C reaches Cohort, which stops Redis after draining the engine.
+    { stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
   await new Promise<void>((resolve, reject) => {
     let output = "";

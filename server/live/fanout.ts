@@ -111,15 +111,16 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
     }
   })();
 
+  /** Joins the rooms and tells the client where it now stands; see LiveReady. */
+  const ready = (socket: LiveSocket, wanted: string[], resync: boolean, lastEventId: string): void => {
+    if (!socket.connected) return;
+    void socket.join(wanted);
+    socket.emit(LIVE_EVENTS.ready, { lastEventId: lastEventId === "0-0" ? null : lastEventId, resync } satisfies LiveReady);
+  };
+
   const catchUp = async (socket: LiveSocket, wanted: string[], cursor: string | undefined): Promise<void> => {
-    const ready = (resync: boolean, lastEventId: string): void => {
-      if (!socket.connected) return;
-      void socket.join(wanted);
-      socket.emit(LIVE_EVENTS.ready, { lastEventId: lastEventId === "0-0" ? null : lastEventId, resync } satisfies LiveReady);
-    };
     if (cursor === undefined || !(await cursorStillInStream(redis, stream, cursor))) {
-      ready(true, emittedThrough);
-      return;
+      return ready(socket, wanted, true, emittedThrough);
     }
     const missed = new Map<string, LiveTxEvent>();
     const matches = roomFilter(wanted);
@@ -137,7 +138,7 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
           if (event && matches(event.id)) missed.set(event.id, event);
         }
         scanned += page.length;
-        if (scanned > replayLimit) return ready(true, emittedThrough);
+        if (scanned > replayLimit) return ready(socket, wanted, true, emittedThrough);
         if (page.length < REPLAY_PAGE) break;
       }
       if (!socket.connected) return;
@@ -146,10 +147,10 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
         for (let i = 0; i < replay.length; i += REPLAY_PAGE) {
           socket.emit(LIVE_EVENTS.txUpdated, replay.slice(i, i + REPLAY_PAGE));
         }
-        return ready(false, from);
+        return ready(socket, wanted, false, from);
       }
     }
-    ready(true, emittedThrough);
+    ready(socket, wanted, true, emittedThrough);
   };
 
   io.on("connection", (socket: LiveSocket) => {
@@ -161,13 +162,21 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
     // One catch-up at a time per socket, so joins and replays cannot interleave.
     let queue: Promise<void> = Promise.resolve();
     const enqueue = (work: () => Promise<void>) => {
-      queue = queue.then(work).catch((err: unknown) => log(`[live] catch-up for ${socket.id} failed: ${errorMessage(err)}`));
+      queue = queue.then(work).catch((err: unknown) => log(`[live] room change for ${socket.id} failed: ${errorMessage(err)}`));
     };
     const join = (wanted: string[]) => {
       if (wanted.length === 0) return;
       const useCursor = !cursorUsed;
       cursorUsed = true;
-      enqueue(async () => (useCursor ? catchUp(socket, wanted, cursor) : socket.join(wanted)));
+      enqueue(async () => {
+        if (!useCursor) return socket.join(wanted);
+        // A socket left out of its rooms would look live and show nothing: on failure it
+        // joins anyway and is told to refetch.
+        await catchUp(socket, wanted, cursor).catch((err: unknown) => {
+          log(`[live] catch-up for ${socket.id} failed: ${errorMessage(err)}`);
+          ready(socket, wanted, true, emittedThrough);
+        });
+      });
     };
 
     if (auth.success && auth.data.rooms) join(auth.data.rooms);

@@ -36,7 +36,7 @@ export class PostgresShard {
     const client = await this.connectWithin(timeoutMs);
     try {
       const ms = Math.max(1, Math.floor(timeoutMs));
-      await client.query(`BEGIN; SET LOCAL statement_timeout = ${ms}; SET LOCAL idle_in_transaction_session_timeout = ${ms}`);
+      await client.query(`BEGIN; SET LOCAL statement_timeout = ${ms}`);
       return client;
     } catch (err) {
       client.release(err as Error);

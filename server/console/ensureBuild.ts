@@ -2,13 +2,12 @@
 // while, so it runs only when .next is missing or older than the console's sources: a fresh
 // machine builds once, later starts are immediate.
 //
-//   tsx scripts/ensureBuild.ts [--force]
+//   npm run build    (always builds)
 import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 
-const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 /** What the Next.js build reads. server/ holds more than the console, which costs a rebuild now and then. */
 const SOURCE_DIRS = ["app", "components", "server"];
 const SOURCE_FILES = ["next.config.js", "tsconfig.json", "package-lock.json"];
@@ -86,12 +85,5 @@ function runNextBuild(root: string): Promise<void> {
     child.on("exit", (code, signal) =>
       code === 0 ? resolve() : reject(new Error(`next build failed (${signal ?? `exit ${code}`})`)),
     );
-  });
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  ensureBuild({ force: process.argv.includes("--force") }).catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
   });
 }

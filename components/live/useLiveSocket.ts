@@ -1,0 +1,38 @@
+"use client";
+
+import { useEffect, useEffectEvent, useSyncExternalStore } from "react";
+import type { LiveTxEvent } from "@/server/live/protocol";
+import { SERVER_SNAPSHOT, liveConnection, type ConnectionSnapshot } from "./liveConnection";
+
+export type { ConnectionSnapshot, ConnectionState } from "./liveConnection";
+
+export interface UseLiveSocketOptions {
+  /** socket.io rooms to be in while mounted, e.g. "transactions" or "tx:<id>". */
+  rooms: readonly string[];
+  onTxEvents?: (events: LiveTxEvent[]) => void;
+  /** Updates may have been missed (first connect, or a gap the server cannot replay). */
+  onResync?: () => void;
+}
+
+/**
+ * Joins rooms on the page's one live connection and reports its state. Handlers are
+ * expected to write into the TanStack Query cache, not into component state.
+ */
+export function useLiveSocket({ rooms, onTxEvents, onResync }: UseLiveSocketOptions): ConnectionSnapshot {
+  const handleTxEvents = useEffectEvent((events: LiveTxEvent[]) => onTxEvents?.(events));
+  const handleResync = useEffectEvent(() => onResync?.());
+  // A stable key, so callers may pass a fresh array literal on every render.
+  const roomKey = [...rooms].sort().join("\n");
+
+  useEffect(
+    () =>
+      liveConnection.subscribe({
+        rooms: roomKey ? roomKey.split("\n") : [],
+        onTxEvents: (events) => handleTxEvents(events),
+        onResync: () => handleResync(),
+      }),
+    [roomKey],
+  );
+
+  return useSyncExternalStore(liveConnection.subscribeState, liveConnection.getSnapshot, () => SERVER_SNAPSHOT);
+}

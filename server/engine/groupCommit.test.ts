@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { GroupCommit } from "./groupCommit";
+
+describe("GroupCommit", () => {
+  it("batches concurrent submissions and keeps results in order", async () => {
+    const batches: number[][] = [];
+    const gc = new GroupCommit<number, number>(
+      async (items) => {
+        batches.push(items);
+        await new Promise((r) => setTimeout(r, 5));
+        return items.map((i) => i * 2);
+      },
+      { maxBatch: 4, maxInFlight: 1 },
+    );
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => gc.submit(i)));
+    expect(results).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+    expect(batches.map((b) => b.length)).toEqual([4, 4, 2]);
+  });
+
+  it("fails every member of a batch whose write fails, and recovers for the next", async () => {
+    let fail = true;
+    const gc = new GroupCommit<number, number>(async (items) => {
+      if (fail) throw new Error("log unreachable");
+      return items;
+    });
+    const first = await Promise.allSettled([gc.submit(1), gc.submit(2)]);
+    expect(first.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    fail = false;
+    await expect(gc.submit(3)).resolves.toBe(3);
+  });
+});

@@ -11,7 +11,8 @@ export default defineConfig({
   engine: "js",
   adapter: async () => {
     const url = loadConfig().DATABASE_URL;
-    if (!url) throw new Error("DATABASE_URL is not set: use `npm run db:migrate`, which starts the embedded database when it is missing");
+    if (!url)
+      throw new Error("DATABASE_URL is not set: use `npm run db:migrate`, which starts the embedded database when it is missing");
     return new PrismaPg({ connectionString: url });
   },
 });

@@ -51,7 +51,9 @@ export async function benchRecovery(config: Config, opts: { say: (l: string) => 
         SELECT (EXTRACT(EPOCH FROM (min(at) FILTER (WHERE type = 'takeover') - (SELECT max(started_at) FROM engine_instances))) * 1000)::float8 AS lease_wait_ms,
           (EXTRACT(EPOCH FROM (max(at) FILTER (WHERE type = 'end') - min(at) FILTER (WHERE type = 'takeover'))) * 1000)::float8 AS work_ms
         FROM tx_log`;
-      opts.say(`  waited ${round(span?.lease_wait_ms ?? NaN, 0)} ms for the dead lease, then finished everything in ${round(span?.work_ms ?? NaN, 0)} ms`);
+      opts.say(
+        `  waited ${round(span?.lease_wait_ms ?? NaN, 0)} ms for the dead lease, then finished everything in ${round(span?.work_ms ?? NaN, 0)} ms`,
+      );
       return {
         in_flight: inFlight,
         recovery_ms: round(recoveryMs, 0),

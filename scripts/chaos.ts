@@ -18,7 +18,11 @@ const ACCOUNTS = 200;
 const LEASE_MS = 1_000;
 
 const { values } = parseArgs({
-  options: { runs: { type: "string", default: "5" }, json: { type: "boolean", default: false }, concurrency: { type: "string", default: "8" } },
+  options: {
+    runs: { type: "string", default: "5" },
+    json: { type: "boolean", default: false },
+    concurrency: { type: "string", default: "8" },
+  },
 });
 const runs = Number(values.runs);
 const concurrency = Number(values.concurrency);
@@ -81,7 +85,16 @@ process.exit(exitCode);
 /** Starts a worker, lets it kill itself at `killAt` (or kills it at a random moment). */
 function runVictim(killAt: (typeof KILL_MODES)[number], occurrence: number): Promise<boolean> {
   const worker = path.join(import.meta.dirname, "chaosWorker.ts");
-  const args = { databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, shards: env.shards, accounts: ACCOUNTS, concurrency, leaseMs: LEASE_MS, killAt, occurrence };
+  const args = {
+    databaseUrl: env.databaseUrl,
+    redisUrl: env.redisUrl,
+    shards: env.shards,
+    accounts: ACCOUNTS,
+    concurrency,
+    leaseMs: LEASE_MS,
+    killAt,
+    occurrence,
+  };
   const child = spawn(process.execPath, ["--import", "tsx", worker, JSON.stringify(args)], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));

@@ -2,32 +2,36 @@
 // configuration as arguments, so tests and child processes can build their own.
 import { z } from "zod";
 
-const shardList = z
-  .string()
-  .transform((raw, ctx) => {
-    const shards: { name: string; url: string }[] = [];
-    for (const part of raw.split(/[;,\s]+/).filter(Boolean)) {
-      const eq = part.indexOf("=");
-      const name = part.slice(0, eq);
-      const url = part.slice(eq + 1);
-      if (eq <= 0 || !/^[a-z][a-z0-9_-]{0,30}$/.test(name) || !/^postgres(ql)?:\/\//.test(url)) {
-        ctx.addIssue({
-          code: "custom",
-          message: `expected name=postgres://… pairs separated by ';' (bad entry "${part}")`,
-        });
-        return z.NEVER;
-      }
-      shards.push({ name, url });
+const shardList = z.string().transform((raw, ctx) => {
+  const shards: { name: string; url: string }[] = [];
+  for (const part of raw.split(/[;,\s]+/).filter(Boolean)) {
+    const eq = part.indexOf("=");
+    const name = part.slice(0, eq);
+    const url = part.slice(eq + 1);
+    if (eq <= 0 || !/^[a-z][a-z0-9_-]{0,30}$/.test(name) || !/^postgres(ql)?:\/\//.test(url)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected name=postgres://… pairs separated by ';' (bad entry "${part}")`,
+      });
+      return z.NEVER;
     }
-    return shards;
-  });
+    shards.push({ name, url });
+  }
+  return shards;
+});
 
 const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL").optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "must be a redis:// URL")
+    .optional(),
   SHARD_URLS: shardList.optional(),
   COHORT_DATA_DIR: z.string().default(".cohort"),
   COHORT_SHARDS: intFrom(4, 1),

@@ -63,12 +63,18 @@ async function main(): Promise<void> {
     databaseUrl: infra.databaseUrl,
     redisUrl: infra.redisUrl,
     shards: infra.shards,
-    options: { leaseMs: config.ENGINE_LEASE_MS, heartbeatMs: config.ENGINE_HEARTBEAT_MS, defaultTimeoutMs: config.ENGINE_TX_TIMEOUT_MS },
+    options: {
+      leaseMs: config.ENGINE_LEASE_MS,
+      heartbeatMs: config.ENGINE_HEARTBEAT_MS,
+      defaultTimeoutMs: config.ENGINE_TX_TIMEOUT_MS,
+    },
     log,
   });
   const { recovered, reconciled } = await stack.engine.start();
   const strays = reconciled.reduce((n, r) => n + r.committed + r.rolledBack, 0);
-  log(`engine ${stack.engine.instanceId} up on ${infra.shards.length} shard(s); recovered ${recovered} transaction(s), resolved ${strays} stray prepared transaction(s)`);
+  log(
+    `engine ${stack.engine.instanceId} up on ${infra.shards.length} shard(s); recovered ${recovered} transaction(s), resolved ${strays} stray prepared transaction(s)`,
+  );
 
   if (config.SIM_ENABLED === "1") {
     for (const shard of stack.shards) await ensureBankSchema(shard);
@@ -79,7 +85,9 @@ async function main(): Promise<void> {
       rate: config.SIM_RATE,
       onError: (m) => log(`workload: ${m}`),
     });
-    log(`workload: ${config.SIM_RATE || "unthrottled"} transfers/s over ${config.SIM_ACCOUNTS} accounts, concurrency ${config.SIM_CONCURRENCY}`);
+    log(
+      `workload: ${config.SIM_RATE || "unthrottled"} transfers/s over ${config.SIM_ACCOUNTS} accounts, concurrency ${config.SIM_CONCURRENCY}`,
+    );
   }
 
   if (!dev) await ensureBuild({ log });

@@ -77,7 +77,13 @@ export function TransactionCounts({ initialCounts }: { initialCounts?: Counts | 
             <div className="stat-hint">{hint}</div>
           </div>
         ))}
-        <FinishedStat name="committed" label="Committed" tone="ok" count={data?.finished.COMMITTED} windowMinutes={windowMinutes} />
+        <FinishedStat
+          name="committed"
+          label="Committed"
+          tone="ok"
+          count={data?.finished.COMMITTED}
+          windowMinutes={windowMinutes}
+        />
         <FinishedStat name="aborted" label="Aborted" tone="bad" count={data?.finished.ABORTED} windowMinutes={windowMinutes} />
       </div>
     </section>
@@ -99,7 +105,8 @@ function FinishedStat(props: {
         {count ? integer.format(count.recent) : "–"}
       </div>
       <div className="stat-hint">
-        last {windowMinutes} min · <span data-testid={`count-${name}-total`}>{count ? integer.format(count.total) : "–"}</span> total
+        last {windowMinutes} min · <span data-testid={`count-${name}-total`}>{count ? integer.format(count.total) : "–"}</span>{" "}
+        total
       </div>
     </div>
   );

@@ -105,7 +105,11 @@ export class CoordinatorLog {
   }
 
   private async writeBegins(items: BeginItem[]): Promise<void[]> {
-    await execute(this.lazy, named("cohort.begin", sql`
+    await execute(
+      this.lazy,
+      named(
+        "cohort.begin",
+        sql`
       WITH x AS (
         SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.label)}::text[],
           ${items.map((i) => i.coordinatorId)}::uuid[], ${items.map((i) => i.deadlineAt.toISOString())}::timestamptz[],
@@ -114,13 +118,19 @@ export class CoordinatorLog {
         INSERT INTO transactions (id, label, status, coordinator_id, deadline_at)
         SELECT id, label, 'ACTIVE', coordinator_id, deadline_at FROM x)
       INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'begin', actor, jsonb_build_object('label', label, 'deadlineAt', deadline_at) FROM x`));
+      SELECT id, 'begin', actor, jsonb_build_object('label', label, 'deadlineAt', deadline_at) FROM x`,
+      ),
+    );
     return items.map(() => undefined);
   }
 
   private async writePreparing(items: PrepareItem[]): Promise<boolean[]> {
     const branches = items.flatMap((i) => i.shards.map((shard, k) => ({ id: i.id, shard, gid: i.gids[k]! })));
-    const rows = await queryRows<{ id: string }>(this.lazy, named("cohort.prepare", sql`
+    const rows = await queryRows<{ id: string }>(
+      this.lazy,
+      named(
+        "cohort.prepare",
+        sql`
       WITH x AS (
         SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[],
           ${items.map((i) => i.actor)}::text[], ${items.map((i) => json({ shards: i.shards }))}::jsonb[])
@@ -138,13 +148,19 @@ export class CoordinatorLog {
         WHERE b.tx_id IN (SELECT id FROM t)),
       l AS (
         INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, 'prepare', actor, data FROM t)
-      SELECT id::text FROM t`));
+      SELECT id::text FROM t`,
+      ),
+    );
     const ok = new Set(rows.map((r) => r.id));
     return items.map((i) => ok.has(i.id));
   }
 
   private async writeCommitDecisions(items: DecideItem[]): Promise<boolean[]> {
-    const rows = await queryRows<{ id: string }>(this.forced, named("cohort.decide-commit", sql`
+    const rows = await queryRows<{ id: string }>(
+      this.forced,
+      named(
+        "cohort.decide-commit",
+        sql`
       WITH x AS (
         SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[],
           ${items.map((i) => i.actor)}::text[],
@@ -160,13 +176,19 @@ export class CoordinatorLog {
         WHERE tx_id IN (SELECT id FROM t)),
       l AS (
         INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, 'decision', actor, data FROM t)
-      SELECT id::text FROM t`));
+      SELECT id::text FROM t`,
+      ),
+    );
     const ok = new Set(rows.map((r) => r.id));
     return items.map((i) => ok.has(i.id));
   }
 
   private async writeCommitted(items: EndItem[]): Promise<boolean[]> {
-    const rows = await queryRows<{ id: string }>(this.lazy, named("cohort.end-commit", sql`
+    const rows = await queryRows<{ id: string }>(
+      this.lazy,
+      named(
+        "cohort.end-commit",
+        sql`
       WITH x AS (
         SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[],
           ${items.map((i) => i.actor)}::text[], ${items.map((i) => json({ status: "COMMITTED", resolved: i.doneShards }))}::jsonb[])
@@ -180,7 +202,9 @@ export class CoordinatorLog {
         WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED')),
       l AS (
         INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, 'end', actor, data FROM t)
-      SELECT id::text FROM t`));
+      SELECT id::text FROM t`,
+      ),
+    );
     const ok = new Set(rows.map((r) => r.id));
     return items.map((i) => ok.has(i.id));
   }
@@ -199,7 +223,11 @@ export class CoordinatorLog {
     recordType?: string;
   }): Promise<boolean> {
     const votes = tx.votes ?? [];
-    const n = await execute(this.lazy, named("cohort.decide-abort", sql`
+    const n = await execute(
+      this.lazy,
+      named(
+        "cohort.decide-abort",
+        sql`
       WITH t AS (
         UPDATE transactions SET status = 'ABORTING', decision = 'ABORT', decided_at = now(), updated_at = now(),
           abort_reason = ${tx.reason}
@@ -222,7 +250,9 @@ export class CoordinatorLog {
         UNION ALL
         SELECT 2, id, ${tx.recordType ?? "decision"}, NULL, ${json({ decision: "ABORT", reason: tx.reason })}::jsonb FROM t)
       INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      SELECT id, type, ${tx.actor}, shard, data FROM r ORDER BY ord, shard`));
+      SELECT id, type, ${tx.actor}, shard, data FROM r ORDER BY ord, shard`,
+      ),
+    );
     return n > 0;
   }
 
@@ -234,7 +264,11 @@ export class CoordinatorLog {
     failed: { shard: string; error: string; nextRetryAt: Date }[];
     actor: string;
   }): Promise<boolean> {
-    const n = await execute(this.lazy, named("cohort.phase2", sql`
+    const n = await execute(
+      this.lazy,
+      named(
+        "cohort.phase2",
+        sql`
       WITH t AS (
         SELECT id FROM transactions
         WHERE id = ${tx.id}::uuid AND coordinator_id = ${tx.coordinatorId}::uuid AND status IN ('COMMITTING', 'ABORTING')),
@@ -256,7 +290,9 @@ export class CoordinatorLog {
       INSERT INTO tx_log (tx_id, type, actor, shard, data)
       SELECT t.id, 'phase2.error', ${tx.actor}, x.shard, jsonb_build_object('error', x.error, 'nextRetryAt', x.retry_at)
       FROM t, unnest(${tx.failed.map((f) => f.shard)}::text[], ${tx.failed.map((f) => f.error)}::text[],
-        ${tx.failed.map((f) => f.nextRetryAt.toISOString())}::text[]) AS x(shard, error, retry_at)`));
+        ${tx.failed.map((f) => f.nextRetryAt.toISOString())}::text[]) AS x(shard, error, retry_at)`,
+      ),
+    );
     // n counts the log rows written; zero with something to write means the tx is not ours.
     return n > 0 || (tx.done.length === 0 && tx.failed.length === 0);
   }
@@ -276,7 +312,11 @@ export class CoordinatorLog {
     actor: string;
   }): Promise<boolean> {
     const branchTo = tx.to === "COMMITTED" ? "COMMITTED" : "ABORTED";
-    const n = await execute(this.lazy, named("cohort.finish", sql`
+    const n = await execute(
+      this.lazy,
+      named(
+        "cohort.finish",
+        sql`
       WITH t AS (
         UPDATE transactions SET status = ${tx.to}::"TxStatus", ended_at = now(), updated_at = now(),
           decision = COALESCE(decision, ${tx.to === "COMMITTED" ? "COMMIT" : "ABORT"}::"Decision"),
@@ -289,14 +329,22 @@ export class CoordinatorLog {
           attempts = CASE WHEN shard = ANY(${tx.doneShards ?? []}::text[]) THEN attempts + 1 ELSE attempts END
         WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED'))
       INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'end', ${tx.actor}, ${json({ status: tx.to, reason: tx.reason, resolved: tx.doneShards ?? [] })}::jsonb FROM t`));
+      SELECT id, 'end', ${tx.actor}, ${json({ status: tx.to, reason: tx.reason, resolved: tx.doneShards ?? [] })}::jsonb FROM t`,
+      ),
+    );
     return n > 0;
   }
 
   async append(rec: { txId: string; type: string; actor: string; shard?: string; data?: unknown }): Promise<void> {
-    await execute(this.lazy, named("cohort.append", sql`
+    await execute(
+      this.lazy,
+      named(
+        "cohort.append",
+        sql`
       INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      VALUES (${rec.txId}::uuid, ${rec.type}, ${rec.actor}, ${rec.shard ?? null}, ${json(rec.data)}::jsonb)`));
+      VALUES (${rec.txId}::uuid, ${rec.type}, ${rec.actor}, ${rec.shard ?? null}, ${json(rec.data)}::jsonb)`,
+      ),
+    );
   }
 
   async read(id: string): Promise<(TxRow & { branches: BranchRow[] }) | null> {

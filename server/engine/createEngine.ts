@@ -26,7 +26,11 @@ export function createEngineStack(opts: {
   log?: (line: string) => void;
 }): EngineStack {
   const db = connectDatabase(opts.databaseUrl, { poolSize: 20, applicationName: "cohort-engine" });
-  const lazyDb = connectDatabase(opts.databaseUrl, { synchronousCommit: false, poolSize: 20, applicationName: "cohort-engine-lazy" });
+  const lazyDb = connectDatabase(opts.databaseUrl, {
+    synchronousCommit: false,
+    poolSize: 20,
+    applicationName: "cohort-engine-lazy",
+  });
   const prisma = db.prisma;
   // Auto-pipelining batches the many small XADDs of concurrent transactions into few writes.
   const redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });

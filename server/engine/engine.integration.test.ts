@@ -19,9 +19,14 @@ afterAll(async () => env?.cleanup());
 const ledgerRows = async (shard: string, txId: string) =>
   Number((await env.shard(shard).query<{ n: string }>("SELECT count(*) AS n FROM ledger WHERE tx_id = $1", [txId])).rows[0]!.n);
 const balance = async (shard: string, account: number) =>
-  Number((await env.shard(shard).query<{ balance: string }>("SELECT balance FROM accounts WHERE id = $1", [account])).rows[0]!.balance);
+  Number(
+    (await env.shard(shard).query<{ balance: string }>("SELECT balance FROM accounts WHERE id = $1", [account])).rows[0]!.balance,
+  );
 const txRow = (id: string) =>
-  env.prisma.transaction.findUniqueOrThrow({ where: { id }, select: { status: true, decision: true, abortReason: true, branches: true } });
+  env.prisma.transaction.findUniqueOrThrow({
+    where: { id },
+    select: { status: true, decision: true, abortReason: true, branches: true },
+  });
 const timeline = async (id: string) =>
   (await env.prisma.logRecord.findMany({ where: { txId: id }, orderBy: { id: "asc" }, select: { type: true, shard: true } })).map(
     (r) => (r.shard ? `${r.type}@${r.shard}` : r.type),
@@ -47,7 +52,11 @@ describe("two-phase commit across shards", () => {
     ]);
     const records = await timeline(tx.id);
     expect(records).toEqual(["begin", "prepare", "decision", "end"]);
-    const data = await env.prisma.logRecord.findMany({ where: { txId: tx.id }, orderBy: { id: "asc" }, select: { data: true, actor: true } });
+    const data = await env.prisma.logRecord.findMany({
+      where: { txId: tx.id },
+      orderBy: { id: "asc" },
+      select: { data: true, actor: true },
+    });
     expect(data[2]!.data).toEqual({ decision: "COMMIT", votes: { "shard-a": "yes", "shard-b": "yes" } });
     expect(data[3]!.data).toMatchObject({ status: "COMMITTED", resolved: ["shard-a", "shard-b"] });
     expect(data.every((r) => r.actor === `engine:${engine.instanceId}`)).toBe(true);
@@ -151,7 +160,10 @@ describe("two-phase commit across shards", () => {
     const tx = await broken.begin({ label: "test-internal-failure" });
     await tx.run("shard-a", (c) => applyLeg(c, tx.id, 14, -1));
     await tx.run("shard-b", (c) => applyLeg(c, tx.id, 15, 1));
-    await expect(tx.commit()).rejects.toMatchObject({ code: "TX_ABORTED", message: expect.stringMatching(/simulated coordinator fault/) });
+    await expect(tx.commit()).rejects.toMatchObject({
+      code: "TX_ABORTED",
+      message: expect.stringMatching(/simulated coordinator fault/),
+    });
     expect((await txRow(tx.id)).status).toBe("ABORTED");
     expect(await ledgerRows("shard-a", tx.id)).toBe(0);
     expect(await preparedCount()).toBe(0);
@@ -191,10 +203,14 @@ describe("phase two", () => {
     try {
       const outcome = await tx.commit();
       expect(outcome).toMatchObject({ status: "COMMITTING", pendingShards: ["shard-b"] });
-      await waitFor(async () => {
-        const b = await env.prisma.branch.findUnique({ where: { txId_shard: { txId: tx.id, shard: "shard-b" } } });
-        return b && b.attempts >= 2 && b.lastError ? b : null;
-      }, 10_000, "retries recorded");
+      await waitFor(
+        async () => {
+          const b = await env.prisma.branch.findUnique({ where: { txId_shard: { txId: tx.id, shard: "shard-b" } } });
+          return b && b.attempts >= 2 && b.lastError ? b : null;
+        },
+        10_000,
+        "retries recorded",
+      );
       expect((await txRow(tx.id)).status).toBe("COMMITTING");
     } finally {
       await env.admin(`ALTER DATABASE "${shardB}" ALLOW_CONNECTIONS true`);

@@ -117,7 +117,13 @@ export class Engine {
       await prisma.shard.upsert({ where: { name }, create: { name }, update: {} });
     }
     this.state = "running";
-    void publishEvent(this.deps.redis, { v: 1, type: "engine.instance", id: this.instanceId, state: "started", at: Date.now() }).catch(() => undefined);
+    void publishEvent(this.deps.redis, {
+      v: 1,
+      type: "engine.instance",
+      id: this.instanceId,
+      state: "started",
+      at: Date.now(),
+    }).catch(() => undefined);
     const recovered = await this.recovery.recoverAll();
     const reconciled = await this.reconcile();
     this.scheduleLoop(await this.nextTickDelay());
@@ -131,11 +137,18 @@ export class Engine {
     const label = opts.label.trim();
     if (!label || label.length > 200) throw new CohortError("BAD_REQUEST", "a transaction label must be 1-200 characters");
     const timeoutMs = opts.timeoutMs ?? this.options.defaultTimeoutMs;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new CohortError("BAD_REQUEST", "timeoutMs must be a positive number");
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+      throw new CohortError("BAD_REQUEST", "timeoutMs must be a positive number");
     const id = uuidv7();
     const startedAt = this.clock.now();
     const deadline = startedAt + timeoutMs;
-    await this.coordinatorLog.begin({ id, label, coordinatorId: this.instanceId, deadlineAt: new Date(deadline), actor: this.actor });
+    await this.coordinatorLog.begin({
+      id,
+      label,
+      coordinatorId: this.instanceId,
+      deadlineAt: new Date(deadline),
+      actor: this.actor,
+    });
     const tx = new Transaction(
       {
         instanceId: this.instanceId,
@@ -164,7 +177,9 @@ export class Engine {
     for (const shard of this.deps.shards) {
       try {
         reports.push(await this.recovery.reconcileShard(shard));
-        await this.deps.prisma.shard.update({ where: { name: shard.name }, data: { lastSeenAt: new Date(), lastError: null } }).catch(() => undefined);
+        await this.deps.prisma.shard
+          .update({ where: { name: shard.name }, data: { lastSeenAt: new Date(), lastError: null } })
+          .catch(() => undefined);
       } catch (err) {
         const message = errorMessage(err);
         reports.push({ shard: shard.name, committed: 0, rolledBack: 0, leftInFlight: 0, errors: [message] });
@@ -188,12 +203,22 @@ export class Engine {
     await this.loopRunning;
     const until = Date.now() + (opts.drainMs ?? 5_000);
     while (this.inFlight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    await Promise.all([...this.inFlight].map((tx) => (tx.status === "active" ? tx.abort("engine stopping").catch(() => undefined) : undefined)));
+    await Promise.all(
+      [...this.inFlight].map((tx) => (tx.status === "active" ? tx.abort("engine stopping").catch(() => undefined) : undefined)),
+    );
     await Promise.allSettled([...this.backgroundWork]);
     await this.events.flush();
     await this.deps.prisma.$executeRaw`
-      UPDATE engine_instances SET stopped_at = now(), lease_expires_at = now() WHERE id = ${this.instanceId}::uuid`.catch(() => undefined);
-    void publishEvent(this.deps.redis, { v: 1, type: "engine.instance", id: this.instanceId, state: "stopped", at: Date.now() }).catch(() => undefined);
+      UPDATE engine_instances SET stopped_at = now(), lease_expires_at = now() WHERE id = ${this.instanceId}::uuid`.catch(
+      () => undefined,
+    );
+    void publishEvent(this.deps.redis, {
+      v: 1,
+      type: "engine.instance",
+      id: this.instanceId,
+      state: "stopped",
+      at: Date.now(),
+    }).catch(() => undefined);
     this.state = "stopped";
   }
 
@@ -248,7 +273,13 @@ export class Engine {
       const recovered = await this.recovery.recoverAll();
       if (recovered > 0) {
         this.print(`took over and finished ${recovered} transaction(s) of dead instances`);
-        void publishEvent(this.deps.redis, { v: 1, type: "engine.instance", id: this.instanceId, state: "takeover", at: Date.now() }).catch(() => undefined);
+        void publishEvent(this.deps.redis, {
+          v: 1,
+          type: "engine.instance",
+          id: this.instanceId,
+          state: "takeover",
+          at: Date.now(),
+        }).catch(() => undefined);
       }
       if (this.clock.now() - this.lastReconcile >= this.options.reconcileEveryMs) {
         await this.recovery.recoverStale(this.busyIds(), this.options.leaseMs);

@@ -48,7 +48,14 @@ export class PhaseTwo {
   }
 
   /** One round over `shards`; returns the ones that failed. */
-  private async attempt(txId: string, label: string, commit: boolean, shards: string[], actor: string, attempt: number): Promise<string[]> {
+  private async attempt(
+    txId: string,
+    label: string,
+    commit: boolean,
+    shards: string[],
+    actor: string,
+    attempt: number,
+  ): Promise<string[]> {
     const outcomes = await Promise.all(
       shards.map(async (name) => {
         try {
@@ -68,7 +75,14 @@ export class PhaseTwo {
     if (failed.length === 0) {
       const ended = commit
         ? await this.deps.log.finishCommitted({ id: txId, coordinatorId: this.deps.instanceId, doneShards: shards, actor })
-        : await this.deps.log.finish({ id: txId, coordinatorId: this.deps.instanceId, from: ["ABORTING"], to, doneShards: shards, actor });
+        : await this.deps.log.finish({
+            id: txId,
+            coordinatorId: this.deps.instanceId,
+            from: ["ABORTING"],
+            to,
+            doneShards: shards,
+            actor,
+          });
       if (ended) this.deps.published(txId, to, label);
       return [];
     }

@@ -15,7 +15,8 @@ afterAll(async () => env?.cleanup());
 
 const ledgerRows = async (shard: string, txId: string) =>
   Number((await env.shard(shard).query<{ n: string }>("SELECT count(*) AS n FROM ledger WHERE tx_id = $1", [txId])).rows[0]!.n);
-const status = async (id: string) => (await env.prisma.transaction.findUniqueOrThrow({ where: { id }, select: { status: true } })).status;
+const status = async (id: string) =>
+  (await env.prisma.transaction.findUniqueOrThrow({ where: { id }, select: { status: true } })).status;
 const prepared = async () => (await Promise.all(env.shards.map((s) => s.listPrepared()))).flat();
 const hang = () => new Promise<void>(() => undefined);
 
@@ -48,14 +49,21 @@ describe("takeover after an instance's lease expires", () => {
     dead.freezeAfterDecision.add(decided.id);
     void decided.commit().catch(() => undefined);
     const justBegun = await dead.engine.begin({ label: "recovery-test" });
-    await waitFor(async () => (await status(undecided.id)) === "PREPARING" && (await status(decided.id)) === "COMMITTING", 5_000, "frozen states");
+    await waitFor(
+      async () => (await status(undecided.id)) === "PREPARING" && (await status(decided.id)) === "COMMITTING",
+      5_000,
+      "frozen states",
+    );
     await waitFor(async () => (await prepared()).length === 4, 5_000, "four prepared branches");
 
     const killedAt = Date.now();
     dead.engine.simulateCrash();
     const survivor = await env.engine();
     await waitFor(
-      async () => (await status(undecided.id)) === "ABORTED" && (await status(decided.id)) === "COMMITTED" && (await status(justBegun.id)) === "ABORTED",
+      async () =>
+        (await status(undecided.id)) === "ABORTED" &&
+        (await status(decided.id)) === "COMMITTED" &&
+        (await status(justBegun.id)) === "ABORTED",
       10_000,
       "recovery",
     );
@@ -84,11 +92,17 @@ describe("takeover after an instance's lease expires", () => {
     dead.engine.simulateCrash();
     const [b, c] = await Promise.all([env.engine(), env.engine()]);
     await waitFor(
-      async () => (await env.prisma.transaction.count({ where: { id: { in: ids }, status: { in: ["COMMITTED", "ABORTED"] } } })) === ids.length,
+      async () =>
+        (await env.prisma.transaction.count({ where: { id: { in: ids }, status: { in: ["COMMITTED", "ABORTED"] } } })) ===
+        ids.length,
       15_000,
       "all recovered",
     );
-    const takeovers = await env.prisma.logRecord.groupBy({ by: ["txId"], where: { txId: { in: ids }, type: "takeover" }, _count: true });
+    const takeovers = await env.prisma.logRecord.groupBy({
+      by: ["txId"],
+      where: { txId: { in: ids }, type: "takeover" },
+      _count: true,
+    });
     expect(takeovers).toHaveLength(ids.length);
     expect(takeovers.every((t) => t._count === 1)).toBe(true);
     const committed = await env.prisma.transaction.count({ where: { id: { in: ids }, status: "COMMITTED" } });
@@ -104,9 +118,18 @@ describe("reconciliation of prepared transactions", () => {
     const decided = randomUUID();
     const deadInstance = randomUUID();
     // A decided transaction whose coordinator died before phase two reached shard-a.
-    await env.prisma.engineInstance.create({ data: { id: deadInstance, host: "gone", pid: 1, leaseExpiresAt: new Date(Date.now() - 60_000) } });
+    await env.prisma.engineInstance.create({
+      data: { id: deadInstance, host: "gone", pid: 1, leaseExpiresAt: new Date(Date.now() - 60_000) },
+    });
     await env.prisma.transaction.create({
-      data: { id: decided, label: "reconcile-test", status: "COMMITTING", decision: "COMMIT", coordinatorId: deadInstance, deadlineAt: new Date() },
+      data: {
+        id: decided,
+        label: "reconcile-test",
+        status: "COMMITTING",
+        decision: "COMMIT",
+        coordinatorId: deadInstance,
+        deadlineAt: new Date(),
+      },
     });
     const shardA = env.shard("shard-a");
     const prepare = async (gid: string, txId: string, account: number) => {
@@ -128,7 +151,10 @@ describe("reconciliation of prepared transactions", () => {
     expect(await ledgerRows("shard-a", orphan)).toBe(0);
     const { rows } = await shardA.query<{ gid: string }>("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()");
     expect(rows.map((r) => r.gid)).toEqual([`other-system-${orphan}`]);
-    const records = await env.prisma.logRecord.findMany({ where: { txId: { in: [orphan, decided] }, type: "reconcile" }, select: { txId: true, data: true } });
+    const records = await env.prisma.logRecord.findMany({
+      where: { txId: { in: [orphan, decided] }, type: "reconcile" },
+      select: { txId: true, data: true },
+    });
     // The start-up pass or this explicit pass resolved each of them exactly once.
     expect(records.map((r) => [r.txId, (r.data as { action: string }).action]).sort()).toEqual(
       [

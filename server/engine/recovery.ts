@@ -156,7 +156,10 @@ export class Recovery {
         const ownedElsewhere = row.owner_live && row.coordinator_id !== this.deps.instanceId;
         const decidedCommit = row.decision === "COMMIT" || row.status === "COMMITTING" || row.status === "COMMITTED";
         const decidedAbort = row.decision === "ABORT" || row.status === "ABORTING" || row.status === "ABORTED";
-        if (ownedElsewhere && (row.status === "ACTIVE" || row.status === "PREPARING" || row.status === "COMMITTING" || row.status === "ABORTING")) {
+        if (
+          ownedElsewhere &&
+          (row.status === "ACTIVE" || row.status === "PREPARING" || row.status === "COMMITTING" || row.status === "ABORTING")
+        ) {
           report.leftInFlight++; // its live coordinator is driving it
           continue;
         }

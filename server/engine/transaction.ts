@@ -91,7 +91,10 @@ export class Transaction {
     try {
       return await step;
     } catch (err) {
-      if (err instanceof CohortError && (err.code === "TX_ABORTED" || err.code === "TX_TIMED_OUT" || err.code === "TX_NOT_ACTIVE")) {
+      if (
+        err instanceof CohortError &&
+        (err.code === "TX_ABORTED" || err.code === "TX_TIMED_OUT" || err.code === "TX_NOT_ACTIVE")
+      ) {
         throw err;
       }
       const failure = new CohortError("BRANCH_FAILED", `branch ${shardName} failed: ${errorMessage(err)}`, {
@@ -112,7 +115,13 @@ export class Transaction {
       if (this.abortCause) throw this.abortCause;
       const shards = [...this.branches.keys()].filter((s) => this.branches.get(s)!.client);
       if (shards.length === 0) {
-        await this.ctx.log.finish({ id: this.id, coordinatorId: this.ctx.instanceId, from: ["ACTIVE"], to: "COMMITTED", actor: this.ctx.actor });
+        await this.ctx.log.finish({
+          id: this.id,
+          coordinatorId: this.ctx.instanceId,
+          from: ["ACTIVE"],
+          to: "COMMITTED",
+          actor: this.ctx.actor,
+        });
         this.ctx.published(this.id, "COMMITTED", this.label);
         this.phase = "committed";
         return { id: this.id, status: "COMMITTED" };
@@ -145,19 +154,41 @@ export class Transaction {
       const no = votes.filter((v) => !v.yes);
       if (no.length > 0) {
         const reason = `voted no: ${no.map((v) => `${v.shard} (${v.error})`).join("; ")}`;
-        const decided = await this.ctx.log.decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, votes, actor: this.ctx.actor });
+        const decided = await this.ctx.log.decideAbort({
+          id: this.id,
+          coordinatorId: this.ctx.instanceId,
+          reason,
+          votes,
+          actor: this.ctx.actor,
+        });
         if (decided) this.ctx.published(this.id, "ABORTING", this.label);
-        await this.ctx.drivePhase2(this.id, this.label, false, votes.filter((v) => v.yes).map((v) => v.shard));
+        await this.ctx.drivePhase2(
+          this.id,
+          this.label,
+          false,
+          votes.filter((v) => v.yes).map((v) => v.shard),
+        );
         this.phase = "aborted";
         throw new CohortError("VOTED_NO", reason, { details: { votes } });
       }
 
-      const committed = await this.ctx.log.decideCommit({ id: this.id, coordinatorId: this.ctx.instanceId, shards, actor: this.ctx.actor });
+      const committed = await this.ctx.log.decideCommit({
+        id: this.id,
+        coordinatorId: this.ctx.instanceId,
+        shards,
+        actor: this.ctx.actor,
+      });
       if (!committed) {
         // Deadline passed, force-aborted or taken over before the commit point: abort.
         const lost = await this.lostDecision();
         const reason = lost.code === "TX_TIMED_OUT" ? "timeout" : lost.message;
-        await this.ctx.log.decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, actor: this.ctx.actor, recordType: lost.code === "TX_TIMED_OUT" ? "timeout" : "decision" });
+        await this.ctx.log.decideAbort({
+          id: this.id,
+          coordinatorId: this.ctx.instanceId,
+          reason,
+          actor: this.ctx.actor,
+          recordType: lost.code === "TX_TIMED_OUT" ? "timeout" : "decision",
+        });
         // Whoever holds the transaction drives its rollback; if that is still us, do it now.
         const current = await this.ctx.log.read(this.id);
         if (current?.coordinatorId === this.ctx.instanceId && current.status === "ABORTING") {
@@ -171,7 +202,9 @@ export class Transaction {
 
       this.phase = "committed";
       const pending = await this.ctx.drivePhase2(this.id, this.label, true, shards);
-      return pending.length === 0 ? { id: this.id, status: "COMMITTED" } : { id: this.id, status: "COMMITTING", pendingShards: pending };
+      return pending.length === 0
+        ? { id: this.id, status: "COMMITTED" }
+        : { id: this.id, status: "COMMITTING", pendingShards: pending };
     } catch (err) {
       if (this.phase !== "committed") this.phase = "aborted";
       if (err instanceof CohortError) throw err;
@@ -246,7 +279,9 @@ export class Transaction {
     if (row && this.ctx.clock.now() >= this.deadline && row.status !== "ABORTING" && row.status !== "ABORTED") {
       return new CohortError("TX_TIMED_OUT", `transaction ${this.id} passed its deadline before the commit point`);
     }
-    const why = row?.abortReason ?? (row?.coordinatorId !== this.ctx.instanceId ? "taken over by another engine instance" : "deadline passed");
+    const why =
+      row?.abortReason ??
+      (row?.coordinatorId !== this.ctx.instanceId ? "taken over by another engine instance" : "deadline passed");
     return new CohortError("TX_ABORTED", `transaction ${this.id} was aborted before the commit point: ${why}`, {
       details: { status: row?.status ?? null },
     });

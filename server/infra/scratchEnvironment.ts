@@ -17,7 +17,10 @@ export interface ScratchEnvironment {
   stop(): Promise<void>;
 }
 
-export async function createScratchEnvironment(config: Config, opts: { purpose: string; shards: number }): Promise<ScratchEnvironment> {
+export async function createScratchEnvironment(
+  config: Config,
+  opts: { purpose: string; shards: number },
+): Promise<ScratchEnvironment> {
   const stops: (() => Promise<void>)[] = [];
   let serverUrl = config.DATABASE_URL;
   if (!serverUrl) {

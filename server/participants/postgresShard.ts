@@ -125,7 +125,10 @@ export class PostgresShard {
       ]);
     } catch (err) {
       // The connection may still arrive after the race was lost: give it back.
-      pending.then((c) => c.release(), () => undefined);
+      pending.then(
+        (c) => c.release(),
+        () => undefined,
+      );
       throw err;
     } finally {
       clearTimeout(timer);

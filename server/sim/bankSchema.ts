@@ -32,10 +32,10 @@ export async function seedAccounts(shards: PostgresShard[], count: number): Prom
     shards.map(async (shard) => {
       const ids: number[] = [];
       for (let a = 0; a < count; a++) if (shardOfAccount(a, names) === shard.name) ids.push(a);
-      await shard.query(
-        "INSERT INTO accounts (id, balance) SELECT unnest($1::bigint[]), $2 ON CONFLICT (id) DO NOTHING",
-        [ids, INITIAL_BALANCE],
-      );
+      await shard.query("INSERT INTO accounts (id, balance) SELECT unnest($1::bigint[]), $2 ON CONFLICT (id) DO NOTHING", [
+        ids,
+        INITIAL_BALANCE,
+      ]);
     }),
   );
 }

@@ -13,7 +13,11 @@ export interface InvariantReport {
   details: string[];
 }
 
-export async function checkInvariants(prisma: PrismaClient, shards: PostgresShard[], expectedTotal: number): Promise<InvariantReport> {
+export async function checkInvariants(
+  prisma: PrismaClient,
+  shards: PostgresShard[],
+  expectedTotal: number,
+): Promise<InvariantReport> {
   const details: string[] = [];
   const { total } = await totalBalance(shards);
   let violations = 0;
@@ -27,7 +31,9 @@ export async function checkInvariants(prisma: PrismaClient, shards: PostgresShar
   // Ledger rows written per transaction across all shards (one per leg).
   const legs = new Map<string, number>();
   for (const shard of shards) {
-    const { rows } = await shard.query<{ tx_id: string; n: string }>("SELECT tx_id::text, count(*) AS n FROM ledger GROUP BY tx_id");
+    const { rows } = await shard.query<{ tx_id: string; n: string }>(
+      "SELECT tx_id::text, count(*) AS n FROM ledger GROUP BY tx_id",
+    );
     for (const r of rows) legs.set(r.tx_id, (legs.get(r.tx_id) ?? 0) + Number(r.n));
   }
   const txs = await prisma.transaction.findMany({
@@ -44,7 +50,8 @@ export async function checkInvariants(prisma: PrismaClient, shards: PostgresShar
       else if (branchStates.some((s) => s !== "COMMITTED")) bad = `COMMITTED with branches ${branchStates.join(",")}`;
     } else if (tx.status === "ABORTED") {
       if (written !== 0) bad = `ABORTED but ${written} leg(s) on the shards`;
-      else if (branchStates.some((s) => s !== "ABORTED" && s !== "FAILED")) bad = `ABORTED with branches ${branchStates.join(",")}`;
+      else if (branchStates.some((s) => s !== "ABORTED" && s !== "FAILED"))
+        bad = `ABORTED with branches ${branchStates.join(",")}`;
     }
     if (bad) {
       violations++;

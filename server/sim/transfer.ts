@@ -25,7 +25,13 @@ export async function applyLeg(client: BranchClient, txId: string, account: numb
  * transaction. Legs run in account order so two transfers over the same pair never wait
  * on each other across shards (a distributed deadlock PostgreSQL cannot see).
  */
-export async function transfer(engine: Engine, from: number, to: number, amount: number, timeoutMs?: number): Promise<TransferResult> {
+export async function transfer(
+  engine: Engine,
+  from: number,
+  to: number,
+  amount: number,
+  timeoutMs?: number,
+): Promise<TransferResult> {
   const shards = engine.shardNames;
   const tx = await engine.begin({ label: "transfer", ...(timeoutMs ? { timeoutMs } : {}) });
   try {

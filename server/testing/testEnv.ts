@@ -67,7 +67,15 @@ export async function createTestEnv(opts: { shards?: number; accounts?: number }
       return s;
     },
     engine: async (overrides = {}) => {
-      const engine = new Engine({ prisma, pool: db.pool, lazyPool: lazyDb.pool, redis, shards, ...overrides, options: { leaseMs: 1_000, heartbeatMs: 200, ...overrides.options } });
+      const engine = new Engine({
+        prisma,
+        pool: db.pool,
+        lazyPool: lazyDb.pool,
+        redis,
+        shards,
+        ...overrides,
+        options: { leaseMs: 1_000, heartbeatMs: 200, ...overrides.options },
+      });
       engines.push(engine);
       await engine.start();
       return engine;

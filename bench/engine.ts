@@ -46,6 +46,47 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
       return { committed, elapsed: (performance.now() - started) / 1000, latencies, cpu: cpu() };
     };
 
+    // The same two statements with PostgreSQL's own 2PC (PREPARE, then COMMIT PREPARED on
+    // both shards) and no coordinator at all: the ceiling for any 2PC coordinator here.
+    const raw2pcRound = async (seconds: number) => {
+      let committed = 0;
+      let running = true;
+      const worker = async () => {
+        while (running) {
+          const [from, to] = pickCrossShardPair(ACCOUNTS, names);
+          const amount = 1 + Math.floor(Math.random() * 100);
+          const id = randomUUID();
+          const legs = [
+            { account: from, delta: -amount },
+            { account: to, delta: amount },
+          ].sort((a, b) => a.account - b.account);
+          for (const leg of legs) {
+            const client = await baselinePools.get(shardOfAccount(leg.account, names))!.connect();
+            try {
+              await client.query("BEGIN");
+              await client.query(LEG_SQL, [leg.account, leg.delta, id]);
+              await client.query(`PREPARE TRANSACTION 'bench:${id}:${leg.account}'`);
+            } finally {
+              client.release();
+            }
+          }
+          await Promise.all(
+            legs.map((leg) =>
+              baselinePools.get(shardOfAccount(leg.account, names))!.query(`COMMIT PREPARED 'bench:${id}:${leg.account}'`),
+            ),
+          );
+          committed++;
+        }
+      };
+      const started = performance.now();
+      const cpu = cpuMeter();
+      const workers = Array.from({ length: CONCURRENCY }, worker);
+      await sleep(seconds * 1000);
+      running = false;
+      await Promise.all(workers);
+      return { committed, elapsed: (performance.now() - started) / 1000, cpu: cpu() };
+    };
+
     const baselineRound = async (seconds: number) => {
       let committed = 0;
       let running = true;
@@ -87,6 +128,7 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
     const per = opts.seconds / rounds;
     let cohort = { committed: 0, elapsed: 0 };
     let baseline = { committed: 0, elapsed: 0 };
+    let raw2pc = { committed: 0, elapsed: 0 };
     const latencies: number[] = [];
     for (let i = 0; i < rounds; i++) {
       const b = await baselineRound(per);
@@ -96,6 +138,9 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
       cohort = { committed: cohort.committed + c.committed, elapsed: cohort.elapsed + c.elapsed };
       latencies.push(...c.latencies);
       opts.say(`  round ${i + 1}: cohort   ${round(c.committed / c.elapsed, 0)} tx/s, ${cpuPerTx(c)}`);
+      const r = await raw2pcRound(per / 2);
+      raw2pc = { committed: raw2pc.committed + r.committed, elapsed: raw2pc.elapsed + r.elapsed };
+      opts.say(`  round ${i + 1}: raw 2PC  ${round(r.committed / r.elapsed, 0)} tx/s, ${cpuPerTx(r)}`);
     }
     latencies.sort((a, b) => a - b);
     const cohortTps = cohort.committed / cohort.elapsed;
@@ -106,6 +151,9 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
       ratio: round(cohortTps / baselineTps, 3),
       p50_ms: round(percentile(latencies, 50)),
       p99_ms: round(percentile(latencies, 99)),
+      // Context, not the goal: PostgreSQL's PREPARE/COMMIT PREPARED with no coordinator.
+      raw_2pc_tps: round(raw2pc.committed / raw2pc.elapsed, 1),
+      raw_2pc_ratio: round(raw2pc.committed / raw2pc.elapsed / baselineTps, 3),
     };
   } finally {
     await stack.close();

@@ -7,6 +7,7 @@ import { startConsole, type ConsoleHandle } from "./console/startConsole";
 import { createEngineStack, type EngineStack } from "./engine/createEngine";
 import { errorMessage } from "./errors";
 import { bootstrapInfrastructure, type Infrastructure } from "./infra/bootstrap";
+import { removeRuntimeFile, writeRuntimeFile } from "./infra/runtimeFile";
 import { ensureBankSchema, seedAccounts } from "./sim/bankSchema";
 import { startWorkload, type Workload } from "./sim/workload";
 
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
       log(`stopping ${what}…`);
       await work().catch((e: unknown) => log(`${what}: ${errorMessage(e)}`));
     };
+    await removeRuntimeFile(config.COHORT_DATA_DIR);
     await step("workload", workload?.stop);
     await step("console", consoleHandle?.close);
     await step("engine", stack?.close);
@@ -97,6 +99,13 @@ async function main(): Promise<void> {
     port: config.PORT,
     dev,
     log,
+  });
+  await writeRuntimeFile(config.COHORT_DATA_DIR, {
+    pid: process.pid,
+    databaseUrl: infra.databaseUrl,
+    redisUrl: infra.redisUrl,
+    shards: infra.shards,
+    consoleUrl: consoleHandle.url,
   });
   log(`console ready at ${consoleHandle.url}`);
 }

@@ -194,7 +194,7 @@ export class CoordinatorLog {
           ${items.map((i) => i.actor)}::text[], ${items.map((i) => json({ status: "COMMITTED", resolved: i.doneShards }))}::jsonb[])
           AS x(id, coordinator_id, actor, data)),
       t AS (
-        UPDATE transactions tx SET status = 'COMMITTED', ended_at = now(), updated_at = now()
+        UPDATE transactions tx SET status = 'COMMITTED', outcome = 'COMMITTED', ended_at = now(), updated_at = now()
         FROM x WHERE tx.id = x.id AND tx.status = 'COMMITTING' AND tx.coordinator_id = x.coordinator_id
         RETURNING tx.id, x.actor, x.data),
       b AS (
@@ -318,7 +318,7 @@ export class CoordinatorLog {
         "cohort.finish",
         sql`
       WITH t AS (
-        UPDATE transactions SET status = ${tx.to}::"TxStatus", ended_at = now(), updated_at = now(),
+        UPDATE transactions SET status = ${tx.to}::"TxStatus", outcome = ${tx.to}::"TxStatus", ended_at = now(), updated_at = now(),
           decision = COALESCE(decision, ${tx.to === "COMMITTED" ? "COMMIT" : "ABORT"}::"Decision"),
           abort_reason = COALESCE(abort_reason, ${tx.reason ?? null})
         WHERE id = ${tx.id}::uuid AND status = ANY(${tx.from}::"TxStatus"[])

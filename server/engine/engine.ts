@@ -258,7 +258,7 @@ export class Engine {
       SELECT (EXTRACT(EPOCH FROM (min(i.lease_expires_at) - now())) * 1000)::float8 AS ms
       FROM engine_instances i
       WHERE i.id <> ${this.instanceId}::uuid AND i.stopped_at IS NULL AND i.lease_expires_at > now()
-        AND EXISTS (SELECT 1 FROM transactions t WHERE t.coordinator_id = i.id AND t.status NOT IN ('COMMITTED', 'ABORTED'))`;
+        AND EXISTS (SELECT 1 FROM transactions t WHERE t.coordinator_id = i.id AND t.ended_at IS NULL)`;
     const ms = rows[0]?.ms;
     return ms == null ? this.options.heartbeatMs : Math.max(10, Math.min(this.options.heartbeatMs, Math.ceil(ms) + 20));
   }

@@ -51,7 +51,7 @@ export class Recovery {
         SELECT id FROM engine_instances WHERE lease_expires_at > now() AND stopped_at IS NULL),
       victims AS (
         SELECT id, coordinator_id FROM transactions
-        WHERE status NOT IN ('COMMITTED', 'ABORTED')
+        WHERE ended_at IS NULL
           AND coordinator_id IS DISTINCT FROM ${me}::uuid
           AND (coordinator_id IS NULL OR coordinator_id NOT IN (SELECT id FROM live))
         ORDER BY started_at
@@ -84,7 +84,7 @@ export class Recovery {
         COALESCE((SELECT array_agg(b.shard ORDER BY b.shard) FROM branches b
                   WHERE b.tx_id = t.id AND b.status IN ('ACTIVE', 'PREPARED')), '{}') AS shards
       FROM transactions t
-      WHERE t.coordinator_id = ${me}::uuid AND t.status NOT IN ('COMMITTED', 'ABORTED')
+      WHERE t.coordinator_id = ${me}::uuid AND t.ended_at IS NULL
         AND t.updated_at < now() - make_interval(secs => ${olderThanMs / 1000})
       ORDER BY t.started_at LIMIT 500`;
     const todo = stale.filter((t) => !busy.has(t.id));

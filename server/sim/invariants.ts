@@ -27,6 +27,15 @@ export async function checkInvariants(
   }
   const unresolved = await prisma.transaction.count({ where: { status: { notIn: ["COMMITTED", "ABORTED"] } } });
   if (unresolved) details.push(`${unresolved} transaction(s) not terminal`);
+  // status, outcome and ended_at must tell the same story (queries rely on each of them).
+  const [mismatch] = await prisma.$queryRaw<{ n: bigint }[]>`
+    SELECT count(*) AS n FROM transactions
+    WHERE (ended_at IS NULL) <> (status NOT IN ('COMMITTED', 'ABORTED'))
+       OR (ended_at IS NOT NULL AND outcome IS DISTINCT FROM status)`;
+  if (mismatch && mismatch.n > 0n) {
+    violations += Number(mismatch.n);
+    details.push(`${mismatch.n} transaction(s) whose status, outcome and ended_at disagree`);
+  }
 
   // Ledger rows written per transaction across all shards (one per leg).
   const legs = new Map<string, number>();

@@ -37,7 +37,7 @@ export async function getTransactionCounts(prisma: PrismaClient): Promise<Transa
   const rows = await prisma.$queryRaw<CountRow[]>`
     SELECT status, count(*) AS total, 0::bigint AS recent
       FROM transactions
-     WHERE status NOT IN ('COMMITTED', 'ABORTED')
+     WHERE ended_at IS NULL
      GROUP BY status
     UNION ALL
     SELECT status, count(*) AS total,

@@ -170,6 +170,20 @@ export class Engine {
     return tx;
   }
 
+  /**
+   * Takes a transaction over now and drives it by the log (operator "retry now" and the
+   * follow-up of forced decisions). Resolves after the first phase-two attempt with the
+   * shards still pending, or null when the transaction is finished or owned by a live
+   * instance and undecided.
+   */
+  async adopt(txId: string, requestedBy: string): Promise<{ pending: string[] } | null> {
+    if (this.state !== "running") throw new CohortError("ENGINE_STOPPED", `engine instance ${this.instanceId} is ${this.state}`);
+    const claimed = await this.recovery.claimOne(txId, requestedBy);
+    if (!claimed) return null;
+    // claimOne bumps updated_at, so the stale sweep leaves it alone while this runs.
+    return { pending: await this.recovery.finish(claimed) };
+  }
+
   /** Compares every shard's prepared transactions with the log; see Recovery.reconcileShard. */
   async reconcile(): Promise<ReconcileReport[]> {
     this.lastReconcile = this.clock.now();

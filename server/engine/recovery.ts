@@ -8,7 +8,7 @@ import type { PostgresShard } from "../participants/postgresShard";
 import type { CoordinatorLog, Decision, TxStatus } from "./coordinatorLog";
 import type { PhaseTwo } from "./phaseTwo";
 
-interface ClaimedTx {
+export interface ClaimedTx {
   id: string;
   label: string;
   status: TxStatus;
@@ -88,7 +88,12 @@ export class Recovery {
         AND t.updated_at < now() - make_interval(secs => ${olderThanMs / 1000})
       ORDER BY t.started_at LIMIT 500`;
     const todo = stale.filter((t) => !busy.has(t.id));
-    await mapLimit(todo, this.deps.concurrency, (tx) => this.finish(tx).catch(() => undefined));
+    await mapLimit(todo, this.deps.concurrency, (tx) =>
+      this.finish(tx).then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
     return todo.length;
   }
 
@@ -100,18 +105,55 @@ export class Recovery {
       if (claimed.length === 0) return total;
       total += claimed.length;
       // A failure leaves the transaction claimed by us; recoverStale picks it up later.
-      await mapLimit(claimed, this.deps.concurrency, (tx) => this.finish(tx).catch(() => undefined));
+      await mapLimit(claimed, this.deps.concurrency, (tx) =>
+        this.finish(tx).then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
     }
   }
 
-  /** Finishes one claimed transaction according to the log. */
-  async finish(tx: ClaimedTx): Promise<void> {
+  /**
+   * Takes one transaction over for an operator action. A decided transaction is taken from
+   * any owner (phase two is idempotent, and the old owner's writes stop at its ownership
+   * check); an undecided one only when its owner is gone or was cleared by a forced decision.
+   * Returns the claimed row, or null when it was not ours to take.
+   */
+  async claimOne(txId: string, by: string): Promise<ClaimedTx | null> {
+    const me = this.deps.instanceId;
+    const rows = await this.deps.prisma.$queryRaw<ClaimedTx[]>`
+      WITH live AS (
+        SELECT id FROM engine_instances WHERE lease_expires_at > now() AND stopped_at IS NULL),
+      victim AS (
+        SELECT id, coordinator_id FROM transactions
+        WHERE id = ${txId}::uuid AND ended_at IS NULL
+          AND (decision IS NOT NULL OR coordinator_id IS NULL OR coordinator_id NOT IN (SELECT id FROM live)
+               OR coordinator_id = ${me}::uuid)
+        FOR UPDATE),
+      claimed AS (
+        UPDATE transactions t SET coordinator_id = ${me}::uuid, updated_at = now()
+        FROM victim v WHERE t.id = v.id
+        RETURNING t.id, t.label, t.status, t.decision, v.coordinator_id AS previous),
+      pending AS (
+        SELECT b.tx_id, array_agg(b.shard ORDER BY b.shard) AS shards FROM branches b
+        WHERE b.tx_id IN (SELECT id FROM claimed) AND b.status IN ('ACTIVE', 'PREPARED')
+        GROUP BY b.tx_id),
+      logged AS (
+        INSERT INTO tx_log (tx_id, type, actor, data)
+        SELECT id, 'takeover', ${this.deps.actor}, jsonb_build_object('from', previous, 'status', status, 'requestedBy', ${by}::text)
+        FROM claimed WHERE previous IS DISTINCT FROM ${me}::uuid)
+      SELECT c.id::text, c.label, c.status::text AS status, c.decision::text AS decision, c.previous::text AS previous,
+        COALESCE(p.shards, '{}') AS shards
+      FROM claimed c LEFT JOIN pending p ON p.tx_id = c.id`;
+    return rows[0] ?? null;
+  }
+
+  /** Finishes one claimed transaction according to the log; returns shards still pending. */
+  async finish(tx: ClaimedTx): Promise<string[]> {
     const shards = tx.shards;
     const committing = tx.decision === "COMMIT" || tx.status === "COMMITTING";
-    if (committing) {
-      await this.deps.phaseTwo.drive(tx.id, tx.label, true, shards, this.deps.actor);
-      return;
-    }
+    if (committing) return this.deps.phaseTwo.drive(tx.id, tx.label, true, shards, this.deps.actor);
     if (tx.status === "ACTIVE" || tx.status === "PREPARING") {
       const reason = tx.previous ? `coordinator ${tx.previous} lost its lease before deciding` : "no coordinator";
       const decided = await this.deps.log.decideAbort({
@@ -121,11 +163,11 @@ export class Recovery {
         actor: this.deps.actor,
         recordType: "recovery.abort",
       });
-      if (!decided) return; // decided meanwhile by someone else (operator): they own it
+      if (!decided) return shards; // decided meanwhile by someone else (operator): they own it
       this.deps.published(tx.id, "ABORTING", tx.label);
     }
     // Presumed abort: roll back whatever was prepared; unprepared work died with its connection.
-    await this.deps.phaseTwo.drive(tx.id, tx.label, false, shards, this.deps.actor);
+    return this.deps.phaseTwo.drive(tx.id, tx.label, false, shards, this.deps.actor);
   }
 
   /** Compares a shard's Cohort prepared transactions with the log and resolves strays. */

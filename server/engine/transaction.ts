@@ -194,6 +194,18 @@ export class Transaction {
         if (current?.coordinatorId === this.ctx.instanceId && current.status === "ABORTING") {
           this.ctx.published(this.id, "ABORTING", this.label);
           await this.ctx.drivePhase2(this.id, this.label, false, shards);
+        } else if (current?.decision !== "COMMIT") {
+          // Someone else owns the abort (an operator, a takeover) and may have looked for our
+          // prepared branches before our PREPARE landed. Rolling back is always safe once the
+          // outcome is abort, so undo what we prepared rather than leave it to reconciliation.
+          await Promise.all(
+            votes.map((v) =>
+              this.ctx
+                .shard(v.shard)
+                ?.rollbackPrepared(this.id)
+                .catch(() => undefined),
+            ),
+          );
         }
         throw lost;
       }

@@ -90,6 +90,15 @@ export class PostgresShard {
     return rows.map((r) => ({ gid: r.gid, preparedAt: r.prepared }));
   }
 
+  /** Whether this branch's prepared transaction exists on the shard right now (its yes vote). */
+  async isPrepared(txId: string): Promise<boolean> {
+    const { rowCount } = await this.controlPool.query(
+      "SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()",
+      [formatGid(txId, this.name)],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
   async ping(): Promise<void> {
     await this.controlPool.query("SELECT 1");
   }

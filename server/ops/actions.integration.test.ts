@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Engine } from "../engine/engine";
+import { CohortError } from "../errors";
+import { applyLeg } from "../sim/transfer";
+import { createTestEnv, type TestEnv } from "../testing/testEnv";
+import { waitFor } from "../testing/waitFor";
+import { forceAbort, forceCommit, retryNow, type AuditRecord, type OpsDeps } from "./actions";
+
+let env: TestEnv;
+let opsEngine: Engine;
+let deps: OpsDeps;
+const audits: AuditRecord[] = [];
+const operator = { id: "00000000-0000-0000-0000-000000000001", name: "alice" };
+const hang = () => new Promise<void>(() => undefined);
+
+beforeAll(async () => {
+  env = await createTestEnv({ shards: 2, accounts: 2_000 });
+  opsEngine = await env.engine();
+  deps = {
+    prisma: env.prisma,
+    pool: env.db.pool,
+    shards: new Map(env.shards.map((s) => [s.name, s])),
+    engine: opsEngine,
+    audit: async (r) => {
+      audits.push(r);
+    },
+  };
+});
+afterAll(async () => env?.cleanup());
+
+const ledgerRows = async (txId: string) =>
+  (
+    await Promise.all(
+      env.shards.map(async (s) =>
+        Number((await s.query<{ n: string }>("SELECT count(*) AS n FROM ledger WHERE tx_id = $1", [txId])).rows[0]!.n),
+      ),
+    )
+  ).reduce((a, b) => a + b, 0);
+const status = async (id: string) => (await env.prisma.transaction.findUniqueOrThrow({ where: { id } })).status;
+const preparedCount = async () => (await Promise.all(env.shards.map((s) => s.listPrepared()))).flat().length;
+
+/** A coordinator that hangs at a chosen step, as a stuck process would (its lease stays valid). */
+async function stuckEngine(step: "afterPrepare" | "afterDecision") {
+  return env.engine({ hooks: { [step]: hang } });
+}
+
+async function transfer(engine: Engine, a: number, b: number) {
+  const tx = await engine.begin({ label: "ops-test", timeoutMs: 60_000 });
+  await tx.run("shard-a", (c) => applyLeg(c, tx.id, a, -1));
+  await tx.run("shard-b", (c) => applyLeg(c, tx.id, b, 1));
+  return tx;
+}
+
+describe("operator guards", () => {
+  it("refuses force-commit when a branch did not vote yes, then force-aborts cleanly", async () => {
+    await env.shard("shard-b").query(`
+      CREATE TABLE IF NOT EXISTS parents (id int PRIMARY KEY);
+      CREATE TABLE IF NOT EXISTS children (parent int REFERENCES parents DEFERRABLE INITIALLY DEFERRED)`);
+    const stuck = await stuckEngine("afterPrepare");
+    const tx = await stuck.begin({ label: "ops-test", timeoutMs: 60_000 });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 0, -1));
+    await tx.run("shard-b", (c) => c.query("INSERT INTO children VALUES (7)")); // shard-b will vote no
+    void tx.commit().catch(() => undefined);
+    await waitFor(
+      async () => (await status(tx.id)) === "PREPARING" && (await env.shard("shard-a").isPrepared(tx.id)),
+      5_000,
+      "stuck in PREPARING",
+    );
+
+    const err = await forceCommit(deps, { txId: tx.id, operator, reason: "shard-a is holding locks" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CohortError);
+    expect((err as CohortError).code).toBe("DECISION_CONFLICT");
+    expect((err as Error).message).toMatch(/no prepared transaction on shard-b/);
+    expect(await status(tx.id)).toBe("PREPARING");
+    expect(audits.at(-1)).toMatchObject({
+      action: "force-commit",
+      outcome: "refused",
+      reason: "shard-a is holding locks",
+      targetId: tx.id,
+    });
+
+    const result = await forceAbort(deps, { txId: tx.id, operator, reason: "coordinator hung" });
+    expect(result.outcome).toBe("done");
+    expect(result.before.status).toBe("PREPARING");
+    expect(result.after.status).toBe("ABORTED");
+    expect(await ledgerRows(tx.id)).toBe(0);
+    expect(await env.shard("shard-a").isPrepared(tx.id)).toBe(false);
+    const decision = await env.prisma.logRecord.findFirstOrThrow({ where: { txId: tx.id, type: "decision" } });
+    expect(decision.actor).toBe("user:alice");
+    expect(audits.at(-1)).toMatchObject({ action: "force-abort", outcome: "ok" });
+  });
+
+  it("force-commits a transaction whose branches are all prepared and whose coordinator hangs", async () => {
+    const stuck = await stuckEngine("afterPrepare");
+    const tx = await transfer(stuck, 10, 11);
+    void tx.commit().catch(() => undefined);
+    await waitFor(
+      async () => (await env.shard("shard-a").isPrepared(tx.id)) && (await env.shard("shard-b").isPrepared(tx.id)),
+      5_000,
+      "both branches prepared",
+    );
+    const result = await forceCommit(deps, { txId: tx.id, operator, reason: "the money must arrive" });
+    expect(result.outcome).toBe("done");
+    expect(result.after.status).toBe("COMMITTED");
+    expect(await ledgerRows(tx.id)).toBe(2);
+  });
+
+  it("refuses force-abort after a COMMIT decision and re-drives it with retry instead", async () => {
+    const stuck = await stuckEngine("afterDecision");
+    const tx = await transfer(stuck, 20, 21);
+    void tx.commit().catch(() => undefined);
+    await waitFor(async () => (await status(tx.id)) === "COMMITTING", 5_000, "COMMITTING");
+    await expect(forceAbort(deps, { txId: tx.id, operator, reason: "try to undo" })).rejects.toMatchObject({
+      code: "DECISION_CONFLICT",
+      message: expect.stringMatching(/logged COMMIT first/),
+    });
+    expect(audits.at(-1)).toMatchObject({ action: "force-abort", outcome: "refused" });
+    await expect(forceCommit(deps, { txId: tx.id, operator, reason: "x" }).then((r) => r.outcome)).resolves.toBe("already");
+    const retried = await retryNow(deps, { txId: tx.id, operator, reason: "coordinator is stuck" });
+    expect(retried.after.status).toBe("COMMITTED");
+    expect(await ledgerRows(tx.id)).toBe(2);
+    await expect(retryNow(deps, { txId: tx.id, operator, reason: "again" })).rejects.toMatchObject({ code: "DECISION_CONFLICT" });
+  });
+
+  it("gives exactly one outcome when a force-abort races the engine's own commit", async () => {
+    const racer = await env.engine();
+    const outcomes = { committed: 0, aborted: 0 };
+    for (let i = 0; i < 40; i++) {
+      const tx = await transfer(racer, 100 + 2 * i, 101 + 2 * i);
+      const [commit, abort] = await Promise.allSettled([
+        tx.commit(),
+        new Promise((r) => setTimeout(r, Math.random() * 8)).then(() =>
+          forceAbort(deps, { txId: tx.id, operator, reason: `race ${i}` }),
+        ),
+      ]);
+      const final = await waitFor(async () => {
+        const s = await status(tx.id);
+        return s === "COMMITTED" || s === "ABORTED" ? s : null;
+      }, 10_000);
+      if (final === "COMMITTED") {
+        outcomes.committed++;
+        expect(commit.status).toBe("fulfilled");
+        expect(abort.status).toBe("rejected");
+        expect(await ledgerRows(tx.id)).toBe(2);
+      } else {
+        outcomes.aborted++;
+        expect(commit.status).toBe("rejected");
+        expect(abort.status === "fulfilled" && abort.value.outcome).toBe("done");
+        expect(await ledgerRows(tx.id)).toBe(0);
+      }
+    }
+    expect(outcomes.committed + outcomes.aborted).toBe(40);
+    await waitFor(async () => (await preparedCount()) === 0, 10_000, "no prepared transactions left");
+  });
+});

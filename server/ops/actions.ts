@@ -1,0 +1,195 @@
+// Guarded operator actions on transactions (DESIGN.md §2). Each one re-checks its guard
+// inside a compare-and-set on the coordinator log, so an engine that reaches its commit
+// point at the same moment either wins or loses cleanly, and the operator is told which.
+// Every attempt, refused or not, is audited with the user and the reason.
+import type pg from "pg";
+import type { PrismaClient } from "../db/prisma";
+import { execute, sql } from "../db/sql";
+import type { Engine } from "../engine/engine";
+import { CohortError, errorMessage } from "../errors";
+import type { PostgresShard } from "../participants/postgresShard";
+import { readSnapshot, type TxSnapshot } from "./snapshot";
+
+export interface Operator {
+  id: string;
+  name: string;
+}
+
+export interface AuditRecord {
+  user: Operator;
+  action: string;
+  targetType: "transaction" | "shard";
+  targetId: string;
+  reason: string;
+  before: unknown;
+  after: unknown;
+  outcome: "ok" | "refused" | "failed";
+  message: string;
+}
+
+export interface OpsDeps {
+  prisma: PrismaClient;
+  /** Synchronous-commit pool: an operator's decision is forced like the engine's. */
+  pool: pg.Pool;
+  shards: Map<string, PostgresShard>;
+  /** The engine instance in this process, which drives phase two right away; without one
+   * the decision is left unowned and the next live instance takes it over within a heartbeat. */
+  engine: Engine | null;
+  audit(record: AuditRecord): Promise<void>;
+}
+
+export interface ActionRequest {
+  txId: string;
+  operator: Operator;
+  reason: string;
+}
+
+export interface ActionResult {
+  /** done: this action took effect. already: the outcome it asked for was already logged. */
+  outcome: "done" | "already";
+  message: string;
+  before: TxSnapshot;
+  after: TxSnapshot;
+}
+
+const actor = (op: Operator) => `user:${op.name}`;
+
+export async function forceAbort(deps: OpsDeps, req: ActionRequest): Promise<ActionResult> {
+  return audited(deps, req, "force-abort", async () => {
+    const reason = `force-aborted by ${req.operator.name}: ${req.reason}`;
+    // coordinator_id is cleared: whoever drove the transaction loses its claim, and a hung
+    // coordinator that wakes up fails its own commit-point compare-and-set.
+    const won = await execute(
+      deps.pool,
+      sql`
+      WITH t AS (
+        UPDATE transactions SET status = 'ABORTING', decision = 'ABORT', decided_at = now(), updated_at = now(),
+          abort_reason = ${reason}, coordinator_id = NULL
+        WHERE id = ${req.txId}::uuid AND decision IS NULL AND ended_at IS NULL
+        RETURNING id)
+      INSERT INTO tx_log (tx_id, type, actor, data)
+      SELECT id, 'decision', ${actor(req.operator)}, ${JSON.stringify({ decision: "ABORT", forced: true, reason: req.reason })}::jsonb FROM t`,
+    );
+    if (!won) {
+      const now = await readSnapshot(deps.prisma, req.txId);
+      if (now.decision === "COMMIT") {
+        throw refused(
+          `the coordinator logged COMMIT first: the transaction commits and cannot be aborted (use retry to re-drive phase two)`,
+          now,
+        );
+      }
+      if (now.decision === "ABORT")
+        return { outcome: "already", message: `an ABORT decision was already logged (${now.status})` };
+      throw refused(`the transaction already finished as ${now.status}`, now);
+    }
+    const driven = await drive(deps, req);
+    return { outcome: "done", message: `ABORT logged; ${driven}` };
+  });
+}
+
+export async function forceCommit(deps: OpsDeps, req: ActionRequest): Promise<ActionResult> {
+  return audited(deps, req, "force-commit", async (before) => {
+    if (before.decision === "COMMIT")
+      return { outcome: "already", message: "a COMMIT decision is already logged: use retry to re-drive phase two" };
+    if (before.decision === "ABORT") throw refused("an ABORT decision is logged and can never be flipped", before);
+    if (before.status !== "PREPARING")
+      throw refused(`the transaction is ${before.status}: its branches were not all asked to prepare`, before);
+    const no = before.branches.filter((b) => b.vote === false || b.status === "FAILED");
+    if (no.length) throw refused(`branch ${no.map((b) => b.shard).join(", ")} voted no`, before);
+    if (before.branches.length === 0) throw refused("no branches are logged", before);
+    // A yes vote is a prepared transaction on the shard; the log only records votes at the
+    // commit point, so ask every shard now.
+    const missing: string[] = [];
+    for (const b of before.branches) {
+      const shard = deps.shards.get(b.shard);
+      if (!shard) throw refused(`shard ${b.shard} is not configured in this console`, before);
+      const prepared = await shard.isPrepared(req.txId).catch((err: unknown) => {
+        throw refused(`shard ${b.shard} cannot be asked whether its branch is prepared: ${errorMessage(err)}`, before);
+      });
+      if (!prepared) missing.push(b.shard);
+    }
+    if (missing.length) throw refused(`no prepared transaction on ${missing.join(", ")}: that branch did not vote yes`, before);
+    const shards = before.branches.map((b) => b.shard);
+    const won = await execute(
+      deps.pool,
+      sql`
+      WITH t AS (
+        UPDATE transactions SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now(),
+          coordinator_id = NULL
+        WHERE id = ${req.txId}::uuid AND status = 'PREPARING' AND decision IS NULL AND ended_at IS NULL
+        RETURNING id),
+      b AS (
+        UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now() WHERE tx_id IN (SELECT id FROM t))
+      INSERT INTO tx_log (tx_id, type, actor, data)
+      SELECT id, 'decision', ${actor(req.operator)},
+        ${JSON.stringify({ decision: "COMMIT", forced: true, votes: Object.fromEntries(shards.map((s) => [s, "yes"])) })}::jsonb FROM t`,
+    );
+    if (!won) {
+      const now = await readSnapshot(deps.prisma, req.txId);
+      if (now.decision === "COMMIT") return { outcome: "already", message: "the coordinator logged COMMIT first" };
+      throw refused(`the coordinator logged ${now.decision ?? now.status} first: the transaction cannot be committed`, now);
+    }
+    const driven = await drive(deps, req);
+    return { outcome: "done", message: `COMMIT logged; ${driven}` };
+  });
+}
+
+export async function retryNow(deps: OpsDeps, req: ActionRequest): Promise<ActionResult> {
+  return audited(deps, req, "retry", async (before) => {
+    if (before.endedAt) throw refused(`the transaction already finished as ${before.status}`, before);
+    if (!before.decision)
+      throw refused("no decision is logged: there is no phase two to retry (force-abort or force-commit instead)", before);
+    await deps.pool.query("UPDATE branches SET next_retry_at = now() WHERE tx_id = $1 AND resolved_at IS NULL", [req.txId]);
+    const driven = await drive(deps, req);
+    return { outcome: "done", message: driven };
+  });
+}
+
+/** Phase two after an operator's decision: now in this process, or by the next live instance. */
+async function drive(deps: OpsDeps, req: ActionRequest): Promise<string> {
+  if (!deps.engine) {
+    await deps.pool.query("UPDATE transactions SET coordinator_id = NULL WHERE id = $1 AND ended_at IS NULL", [req.txId]);
+    return "phase two is queued for the next engine heartbeat";
+  }
+  const result = await deps.engine.adopt(req.txId, actor(req.operator));
+  if (!result) return "the transaction is finished or still owned by its live coordinator";
+  if (result.pending.length === 0) return "phase two reached every branch";
+  return `phase two is still pending on ${result.pending.join(", ")} and keeps retrying`;
+}
+
+function refused(message: string, now: TxSnapshot): CohortError {
+  return new CohortError("DECISION_CONFLICT", message, { details: { status: now.status, decision: now.decision } });
+}
+
+async function audited(
+  deps: OpsDeps,
+  req: ActionRequest,
+  action: string,
+  run: (before: TxSnapshot) => Promise<{ outcome: ActionResult["outcome"]; message: string }>,
+): Promise<ActionResult> {
+  const before = await readSnapshot(deps.prisma, req.txId);
+  const record = async (outcome: AuditRecord["outcome"], message: string) => {
+    const after = await readSnapshot(deps.prisma, req.txId).catch(() => before);
+    await deps.audit({
+      user: req.operator,
+      action,
+      targetType: "transaction",
+      targetId: req.txId,
+      reason: req.reason,
+      before,
+      after,
+      outcome,
+      message,
+    });
+    return after;
+  };
+  try {
+    const result = await run(before);
+    const after = await record("ok", result.message);
+    return { ...result, before, after };
+  } catch (err) {
+    const guard = err instanceof CohortError && err.code === "DECISION_CONFLICT";
+    await record(guard ? "refused" : "failed", errorMessage(err)).catch(() => undefined);
+    throw err;
+  }
+}

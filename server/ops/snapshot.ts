@@ -1,0 +1,32 @@
+import type { PrismaClient } from "../db/prisma";
+import { CohortError } from "../errors";
+
+/** What an operator action records as "before" and "after". */
+export interface TxSnapshot {
+  id: string;
+  label: string;
+  status: string;
+  decision: string | null;
+  coordinatorId: string | null;
+  endedAt: Date | null;
+  abortReason: string | null;
+  branches: { shard: string; status: string; vote: boolean | null; attempts: number; lastError: string | null }[];
+}
+
+export async function readSnapshot(prisma: PrismaClient, txId: string): Promise<TxSnapshot> {
+  const row = await prisma.transaction.findUnique({
+    where: { id: txId },
+    select: {
+      id: true,
+      label: true,
+      status: true,
+      decision: true,
+      coordinatorId: true,
+      endedAt: true,
+      abortReason: true,
+      branches: { select: { shard: true, status: true, vote: true, attempts: true, lastError: true }, orderBy: { shard: "asc" } },
+    },
+  });
+  if (!row) throw new CohortError("NOT_FOUND", `no transaction ${txId} in the coordinator log`, { details: { txId } });
+  return row;
+}

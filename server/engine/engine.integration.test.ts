@@ -11,7 +11,7 @@ let env: TestEnv;
 let engine: Engine;
 
 beforeAll(async () => {
-  env = await createTestEnv({ shards: 2, accounts: 100 });
+  env = await createTestEnv({ shards: 2, accounts: 100, placement: "modulo" });
   engine = await env.engine();
 });
 afterAll(async () => env?.cleanup());
@@ -173,7 +173,7 @@ describe("two-phase commit across shards", () => {
   it("keeps the total balance under concurrent transfers", async () => {
     const before = await totalBalance(env.shards);
     const results: string[] = [];
-    const wl = startWorkload(engine, { accounts: 100, concurrency: 12, rate: 0, onResult: (r) => results.push(r.outcome) });
+    const wl = startWorkload(engine, { accounts: 100, concurrency: 12, rate: 0, placement: env.placement, onResult: (r) => results.push(r.outcome) });
     await waitFor(async () => results.length >= 200, 30_000, "200 transfers");
     await wl.stop();
     expect(wl.stats.errors).toBe(0);

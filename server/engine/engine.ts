@@ -109,6 +109,7 @@ export class Engine {
   async start(): Promise<{ recovered: number; reconciled: ReconcileReport[] }> {
     if (this.state !== "new") throw new Error("an Engine can be started once");
     const { prisma } = this.deps;
+    await Promise.all(this.deps.shards.map((s) => s.checkReady()));
     await prisma.$executeRaw`
       INSERT INTO engine_instances (id, host, pid, lease_expires_at)
       VALUES (${this.instanceId}::uuid, ${this.options.host}, ${this.options.pid},
@@ -159,7 +160,7 @@ export class Engine {
         shard: (n) => this.shardsByName.get(n),
         shardNames: () => this.shardNames,
         published: (i, s, l) => this.publish(i, s, l),
-        drivePhase2: (i, l, commit, shards) => this.phaseTwo.drive(i, l, commit, shards, this.actor),
+        drivePhase2: (i, l, commit, shards) => this.phaseTwo.drive(i, l, commit, shards, this.actor, { fresh: true }),
         released: (t) => this.inFlight.delete(t),
       },
       { id, label, startedAt, deadline },

@@ -29,8 +29,8 @@ export class PhaseTwo {
    * Tries every branch once; returns the shards still pending. When some are pending a
    * background loop keeps retrying them and writes the end record when all are done.
    */
-  async drive(txId: string, label: string, commit: boolean, shards: string[], actor: string): Promise<string[]> {
-    const pending = await this.attempt(txId, label, commit, shards, actor, 0);
+  async drive(txId: string, label: string, commit: boolean, shards: string[], actor: string, opts: { fresh?: boolean } = {}): Promise<string[]> {
+    const pending = await this.attempt(txId, label, commit, shards, actor, 0, opts.fresh ?? false);
     if (pending.length > 0) this.deps.background(this.retry(txId, label, commit, pending, actor), txId);
     return pending;
   }
@@ -47,7 +47,12 @@ export class PhaseTwo {
     }
   }
 
-  /** One round over `shards`; returns the ones that failed. */
+  /**
+   * One round over `shards`; returns the ones that failed.
+   * @param fresh the coordinator that prepared these branches is delivering its own decision
+   *   for the first time, so a prepared transaction that is already gone was resolved outside
+   *   Cohort: a heuristic outcome, recorded as an incident for a person to look at.
+   */
   private async attempt(
     txId: string,
     label: string,
@@ -55,6 +60,7 @@ export class PhaseTwo {
     shards: string[],
     actor: string,
     attempt: number,
+    fresh = false,
   ): Promise<string[]> {
     const outcomes = await Promise.all(
       shards.map(async (name) => {
@@ -64,6 +70,18 @@ export class PhaseTwo {
           if (this.deps.hooks.beforeResolve) await this.deps.hooks.beforeResolve(txId, name, commit);
           const result = commit ? await shard.commitPrepared(txId) : await shard.rollbackPrepared(txId);
           if (this.deps.hooks.afterBranchResolved) await this.deps.hooks.afterBranchResolved(txId, name, commit);
+          if (fresh && result === "missing") {
+            await this.deps.log.append({
+              txId,
+              type: "incident.heuristic",
+              actor,
+              shard: name,
+              data: {
+                decision: commit ? "COMMIT" : "ABORT",
+                detail: "the prepared transaction was gone when its coordinator delivered the decision: the shard resolved it outside Cohort",
+              },
+            });
+          }
           return { shard: name, ok: true as const, note: result === "missing" ? "already resolved on the shard" : "" };
         } catch (err) {
           return { shard: name, ok: false as const, error: errorMessage(err) };

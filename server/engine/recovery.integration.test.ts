@@ -9,7 +9,7 @@ import type { EngineHooks } from "./types";
 let env: TestEnv;
 
 beforeAll(async () => {
-  env = await createTestEnv({ shards: 2, accounts: 400 });
+  env = await createTestEnv({ shards: 2, accounts: 400, placement: "modulo" });
 });
 afterAll(async () => env?.cleanup());
 

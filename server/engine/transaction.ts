@@ -161,13 +161,14 @@ export class Transaction {
           votes,
           actor: this.ctx.actor,
         });
-        if (decided) this.ctx.published(this.id, "ABORTING", this.label);
-        await this.ctx.drivePhase2(
-          this.id,
-          this.label,
-          false,
-          votes.filter((v) => v.yes).map((v) => v.shard),
-        );
+        const yes = votes.filter((v) => v.yes).map((v) => v.shard);
+        if (decided) {
+          this.ctx.published(this.id, "ABORTING", this.label);
+          await this.ctx.drivePhase2(this.id, this.label, false, yes);
+        } else {
+          // Aborted meanwhile by someone who now owns it: just undo what we prepared.
+          await Promise.all(yes.map((s) => this.ctx.shard(s)?.rollbackPrepared(this.id).catch(() => undefined)));
+        }
         this.phase = "aborted";
         throw new CohortError("VOTED_NO", reason, { details: { votes } });
       }

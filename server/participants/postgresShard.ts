@@ -99,6 +99,26 @@ export class PostgresShard {
     return (rowCount ?? 0) > 0;
   }
 
+  /**
+   * Fails with a readable message when this shard cannot take part: unreachable, or
+   * PostgreSQL's default max_prepared_transactions = 0, which makes every PREPARE fail.
+   */
+  async checkReady(): Promise<void> {
+    let setting: string | undefined;
+    try {
+      const { rows } = await this.controlPool.query<{ max_prepared_transactions: string }>("SHOW max_prepared_transactions");
+      setting = rows[0]?.max_prepared_transactions;
+    } catch (err) {
+      throw new Error(`shard ${this.name} is unreachable: ${(err as Error).message}`);
+    }
+    if (!setting || Number(setting) < 1) {
+      throw new Error(
+        `shard ${this.name} has max_prepared_transactions = ${setting ?? "?"}: two-phase commit needs it above the number of transactions in flight ` +
+          "(ALTER SYSTEM SET max_prepared_transactions = 200, then restart that PostgreSQL)",
+      );
+    }
+  }
+
   async ping(): Promise<void> {
     await this.controlPool.query("SELECT 1");
   }

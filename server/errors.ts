@@ -11,9 +11,26 @@ export const errorCodes = {
   VOTED_NO: { status: 409, expose: true },
   DECISION_CONFLICT: { status: 409, expose: true },
   ENGINE_STOPPED: { status: 503, expose: true },
+  // locks (server/locks)
+  LOCK_TIMEOUT: { status: 409, expose: true },
+  LOCK_LOST: { status: 409, expose: true },
+  STALE_TOKEN: { status: 409, expose: true },
+  DEADLOCK_VICTIM: { status: 409, expose: true },
+  // ring: a stale expected version, or a change while a rebalance is unfinished
+  RING_CONFLICT: { status: 409, expose: true },
   // API input
   BAD_REQUEST: { status: 400, expose: true },
   NOT_FOUND: { status: 404, expose: true },
+  // console security (server/auth, server/http/api.ts)
+  UNAUTHENTICATED: { status: 401, expose: true },
+  FORBIDDEN: { status: 403, expose: true },
+  /** Origin or x-csrf-token check failed: a distinct code so the browser can refresh its token. */
+  CSRF_FAILED: { status: 403, expose: true },
+  /** A request the current state does not allow (name taken, an admin demoting themself). */
+  CONFLICT: { status: 409, expose: true },
+  PAYLOAD_TOO_LARGE: { status: 413, expose: true },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, expose: true },
+  RATE_LIMITED: { status: 429, expose: true },
   // anything else
   INTERNAL: { status: 500, expose: false },
 } as const;

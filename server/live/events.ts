@@ -10,7 +10,24 @@ export type TxStatus = "ACTIVE" | "PREPARING" | "COMMITTING" | "COMMITTED" | "AB
 
 export type CohortEvent =
   | { v: 1; type: "tx.updated"; id: string; status: TxStatus; label: string; at: number }
-  | { v: 1; type: "engine.instance"; id: string; state: "started" | "stopped" | "takeover"; at: number };
+  | { v: 1; type: "engine.instance"; id: string; state: "started" | "stopped" | "takeover"; at: number }
+  /** A new ring version; `runId` names the rebalance run that moves keys to it (null for the first). */
+  | { v: 1; type: "ring.changed"; version: number; runId: string | null; at: number }
+  /** Rebalance progress (throttled) and every status change; `cursor` lets routers follow the run. */
+  | {
+      v: 1;
+      type: "ring.rebalance";
+      runId: string;
+      version: number;
+      moved: number;
+      skipped: number;
+      total: number | null;
+      cursor: string | null;
+      status: RebalanceStatus;
+      at: number;
+    };
+
+export type RebalanceStatus = "RUNNING" | "CANCELLED" | "FAILED" | "DONE";
 
 /** Stream entries carry one field `e` holding the JSON event. */
 export function encodeEvent(event: CohortEvent): string {

@@ -27,6 +27,7 @@ export default tseslint.config(
       "server/console/**",
       "scripts/**",
       "bench/**",
+      "e2e/**",
       "**/*.test.ts",
       "playwright.config.ts",
     ],

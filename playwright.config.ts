@@ -40,7 +40,8 @@ export default defineConfig({
     // A fresh checkout runs `next build` and initialises PostgreSQL first.
     timeout: 180_000,
     reuseExistingServer: false,
-    env: { PORT: String(PORT), COHORT_DATA_DIR: ".cohort/e2e" },
+    // The demo users admin, operator and viewer get this password (e2e/support/auth.ts).
+    env: { PORT: String(PORT), COHORT_DATA_DIR: ".cohort/e2e", COHORT_DEMO_PASSWORD: "e2e-demo-password" },
     stdout: "pipe",
     stderr: "pipe",
     gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },

@@ -1,25 +1,27 @@
 import { connection } from "next/server";
-import { TransactionCounts } from "@/components/overview/TransactionCounts";
+import { OverviewDashboard } from "@/components/overview/OverviewDashboard";
+import { requirePageUser } from "@/server/auth/pageAuth";
 import { getRuntime } from "@/server/runtime";
-import { getTransactionCounts, type TransactionCounts as Counts } from "@/server/stats/transactionCounts";
+import { SHARD_STALE_SECONDS, getOverviewMetrics, type OverviewMetrics } from "@/server/stats/metrics";
 
 // The layout's title template applies to nested segments only, not to its own page.
 export const metadata = { title: "Overview · Cohort" };
 
 export default async function OverviewPage() {
   await connection();
+  await requirePageUser("/");
   // The first paint shows real numbers; if the database is unavailable the client
   // component fetches (and reports the error) itself instead of failing the page.
-  let initialCounts: Counts | undefined;
+  let initial: OverviewMetrics | undefined;
   try {
-    initialCounts = await getTransactionCounts(getRuntime().prisma);
+    initial = await getOverviewMetrics(getRuntime().prisma);
   } catch (err) {
-    console.error("[overview] initial counts failed:", err);
+    console.error("[overview] initial metrics failed:", err);
   }
   return (
     <>
       <h1 className="page-title">Overview</h1>
-      <TransactionCounts initialCounts={initialCounts} />
+      <OverviewDashboard initial={initial} staleSeconds={SHARD_STALE_SECONDS} />
     </>
   );
 }

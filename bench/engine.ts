@@ -6,7 +6,8 @@ import pg from "pg";
 import type { Config } from "../server/config";
 import { createEngineStack } from "../server/engine/createEngine";
 import { createScratchEnvironment } from "../server/infra/scratchEnvironment";
-import { ensureBankSchema, seedAccounts, shardOfAccount } from "../server/sim/bankSchema";
+import { ensureBankSchema, seedAccounts } from "../server/sim/bankSchema";
+import { initialPlacement } from "../server/sim/placement";
 import { LEG_SQL } from "../server/sim/transfer";
 import { pickCrossShardPair, startWorkload } from "../server/sim/workload";
 import { cpuMeter } from "./cpu";
@@ -22,8 +23,10 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
   try {
     await stack.engine.start();
     for (const s of stack.shards) await ensureBankSchema(s);
-    await seedAccounts(stack.shards, ACCOUNTS);
-    const names = stack.engine.shardNames;
+    // Cohort and the baselines route by the same ring.
+    const placement = await initialPlacement(stack.engine.shardNames);
+    await seedAccounts(stack.shards, ACCOUNTS, placement);
+    const shardOf = (account: number) => placement.locate(String(account));
 
     const cohortRound = async (seconds: number) => {
       const latencies: number[] = [];
@@ -32,6 +35,7 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
         accounts: ACCOUNTS,
         concurrency: CONCURRENCY,
         rate: 0,
+        placement,
         onResult: (r, ms) => {
           if (r.outcome === "committed") {
             committed++;
@@ -46,68 +50,38 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
       return { committed, elapsed: (performance.now() - started) / 1000, latencies, cpu: cpu() };
     };
 
-    // The same two statements with PostgreSQL's own 2PC (PREPARE, then COMMIT PREPARED on
-    // both shards) and no coordinator at all: the ceiling for any 2PC coordinator here.
-    const raw2pcRound = async (seconds: number) => {
+    /**
+     * The same two statements without Cohort, as two local commits (the baseline) or with
+     * PostgreSQL's own 2PC and no coordinator at all (PREPARE on both shards, then COMMIT
+     * PREPARED): the latter is the ceiling for any 2PC coordinator on this machine.
+     */
+    const rawRound = async (seconds: number, twoPhase: boolean) => {
       let committed = 0;
       let running = true;
       const worker = async () => {
         while (running) {
-          const [from, to] = pickCrossShardPair(ACCOUNTS, names);
+          const [from, to] = pickCrossShardPair(ACCOUNTS, placement);
           const amount = 1 + Math.floor(Math.random() * 100);
           const id = randomUUID();
           const legs = [
             { account: from, delta: -amount },
             { account: to, delta: amount },
           ].sort((a, b) => a.account - b.account);
+          const gid = (account: number) => `'bench:${id}:${account}'`;
           for (const leg of legs) {
-            const client = await baselinePools.get(shardOfAccount(leg.account, names))!.connect();
+            const client = await baselinePools.get(shardOf(leg.account))!.connect();
             try {
               await client.query("BEGIN");
               await client.query(LEG_SQL, [leg.account, leg.delta, id]);
-              await client.query(`PREPARE TRANSACTION 'bench:${id}:${leg.account}'`);
+              await client.query(twoPhase ? `PREPARE TRANSACTION ${gid(leg.account)}` : "COMMIT");
             } finally {
               client.release();
             }
           }
-          await Promise.all(
-            legs.map((leg) =>
-              baselinePools.get(shardOfAccount(leg.account, names))!.query(`COMMIT PREPARED 'bench:${id}:${leg.account}'`),
-            ),
-          );
-          committed++;
-        }
-      };
-      const started = performance.now();
-      const cpu = cpuMeter();
-      const workers = Array.from({ length: CONCURRENCY }, worker);
-      await sleep(seconds * 1000);
-      running = false;
-      await Promise.all(workers);
-      return { committed, elapsed: (performance.now() - started) / 1000, cpu: cpu() };
-    };
-
-    const baselineRound = async (seconds: number) => {
-      let committed = 0;
-      let running = true;
-      const worker = async () => {
-        while (running) {
-          const [from, to] = pickCrossShardPair(ACCOUNTS, names);
-          const amount = 1 + Math.floor(Math.random() * 100);
-          const id = randomUUID();
-          const legs = [
-            { account: from, delta: -amount },
-            { account: to, delta: amount },
-          ].sort((a, b) => a.account - b.account);
-          for (const leg of legs) {
-            const client = await baselinePools.get(shardOfAccount(leg.account, names))!.connect();
-            try {
-              await client.query("BEGIN");
-              await client.query(LEG_SQL, [leg.account, leg.delta, id]);
-              await client.query("COMMIT");
-            } finally {
-              client.release();
-            }
+          if (twoPhase) {
+            await Promise.all(
+              legs.map((leg) => baselinePools.get(shardOf(leg.account))!.query(`COMMIT PREPARED ${gid(leg.account)}`)),
+            );
           }
           committed++;
         }
@@ -120,6 +94,8 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
       await Promise.all(workers);
       return { committed, elapsed: (performance.now() - started) / 1000, cpu: cpu() };
     };
+    const baselineRound = (seconds: number) => rawRound(seconds, false);
+    const raw2pcRound = (seconds: number) => rawRound(seconds, true);
 
     opts.say(`engine bench: warming up (concurrency ${CONCURRENCY}, ${ACCOUNTS} accounts on 2 shards)`);
     await baselineRound(1);

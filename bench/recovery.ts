@@ -9,6 +9,7 @@ import { defaultEngineOptions } from "../server/engine/engine";
 import { createScratchEnvironment } from "../server/infra/scratchEnvironment";
 import { PostgresShard } from "../server/participants/postgresShard";
 import { ensureBankSchema, seedAccounts } from "../server/sim/bankSchema";
+import { moduloPlacement } from "../server/sim/placement";
 import { waitFor } from "../server/testing/waitFor";
 import { round } from "./stats";
 
@@ -19,7 +20,8 @@ export async function benchRecovery(config: Config, opts: { say: (l: string) => 
   const setup = env.shards.map((s) => new PostgresShard({ ...s, poolSize: 2 }));
   try {
     for (const s of setup) await ensureBankSchema(s);
-    await seedAccounts(setup, IN_FLIGHT * 2);
+    // The worker puts account 2i on the first shard and 2i+1 on the second.
+    await seedAccounts(setup, IN_FLIGHT * 2, moduloPlacement(setup.map((s) => s.name)));
     opts.say(`recovery bench: freezing ${IN_FLIGHT} transactions in a child engine…`);
     const child = spawn(
       process.execPath,

@@ -1,13 +1,19 @@
-// npm run bench -- <engine|recovery> [--json] [--seconds S]
+// npm run bench -- <engine|recovery|console|locks|ring> [--json] [--seconds S]
 import { parseArgs } from "node:util";
 import { loadConfig } from "../server/config";
 import { errorMessage } from "../server/errors";
+import { benchConsole } from "./console";
 import { benchEngine } from "./engine";
+import { benchLocks } from "./locks";
 import { benchRecovery } from "./recovery";
+import { benchRing } from "./ring";
 
 const suites = {
   engine: benchEngine,
   recovery: benchRecovery,
+  console: benchConsole,
+  locks: benchLocks,
+  ring: benchRing,
 } as const;
 
 const { values, positionals } = parseArgs({
@@ -18,7 +24,9 @@ const names = positionals.length ? positionals : Object.keys(suites);
 const unknown = names.filter((n) => !(n in suites));
 const seconds = Number(values.seconds);
 if (unknown.length || !(seconds > 0)) {
-  console.error(`usage: npm run bench -- [${Object.keys(suites).join("|")}] [--json] [--seconds S]${unknown.length ? `\nunknown suite: ${unknown.join(", ")}` : ""}`);
+  console.error(
+    `usage: npm run bench -- [${Object.keys(suites).join("|")}] [--json] [--seconds S]${unknown.length ? `\nunknown suite: ${unknown.join(", ")}` : ""}`,
+  );
   process.exit(2);
 }
 const say = (line: string) => {

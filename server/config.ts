@@ -44,6 +44,8 @@ const schema = z.object({
   SIM_RATE: intFrom(20),
   SIM_CONCURRENCY: intFrom(8, 1),
   SIM_ACCOUNTS: intFrom(1000, 2),
+  /** Gives the demo users admin, operator and viewer this password (end-to-end tests); unset: random ones, printed once. */
+  COHORT_DEMO_PASSWORD: z.string().min(12, "must be at least 12 characters").max(256).optional(),
 });
 
 export type Config = z.infer<typeof schema>;

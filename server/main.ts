@@ -1,6 +1,7 @@
 // `npm start`: the demo and the production entry point. Without DATABASE_URL / SHARD_URLS /
 // REDIS_URL it starts an embedded PostgreSQL and a local redis-server; then it runs one
 // engine instance, the bank-transfer workload and the console on one HTTP server.
+import { ensureDemoUsers } from "./auth/demoUsers";
 import { loadConfig } from "./config";
 import { ensureBuild } from "./console/ensureBuild";
 import { startConsole, type ConsoleHandle } from "./console/startConsole";
@@ -8,6 +9,8 @@ import { createEngineStack, type EngineStack } from "./engine/createEngine";
 import { errorMessage } from "./errors";
 import { bootstrapInfrastructure, type Infrastructure } from "./infra/bootstrap";
 import { removeRuntimeFile, writeRuntimeFile } from "./infra/runtimeFile";
+import type { RingService } from "./ring/ringService";
+import { startRing } from "./ring/startRing";
 import { ensureBankSchema, seedAccounts } from "./sim/bankSchema";
 import { startWorkload, type Workload } from "./sim/workload";
 
@@ -19,6 +22,7 @@ async function main(): Promise<void> {
   let infra: Infrastructure | null = null;
   let stack: EngineStack | null = null;
   let workload: Workload | null = null;
+  let ring: RingService | null = null;
   let consoleHandle: ConsoleHandle | null = null;
   let stoppingSince = 0;
 
@@ -39,6 +43,7 @@ async function main(): Promise<void> {
     };
     await removeRuntimeFile(config.COHORT_DATA_DIR);
     await step("workload", workload?.stop);
+    await step("rebalance executor", ring?.stop.bind(ring));
     await step("console", consoleHandle?.close);
     await step("engine", stack?.close);
     await step("databases", infra?.stop);
@@ -77,14 +82,22 @@ async function main(): Promise<void> {
   log(
     `engine ${stack.engine.instanceId} up on ${infra.shards.length} shard(s); recovered ${recovered} transaction(s), resolved ${strays} stray prepared transaction(s)`,
   );
+  // No default credentials (DESIGN.md §7): a fresh database gets demo users, printed once.
+  await ensureDemoUsers(stack.prisma, { password: config.COHORT_DEMO_PASSWORD, print: (text) => console.log(text) });
+
+  // Accounts are routed by the consistent-hash ring (server/ring): its first version, the
+  // live router, and the executor of a rebalance a previous process left unfinished.
+  ring = await startRing({ prisma: stack.prisma, redis: stack.redis, engine: stack.engine, shards: stack.shards, log });
 
   if (config.SIM_ENABLED === "1") {
     for (const shard of stack.shards) await ensureBankSchema(shard);
-    await seedAccounts(stack.shards, config.SIM_ACCOUNTS);
+    await seedAccounts(stack.shards, config.SIM_ACCOUNTS, ring.router);
     workload = startWorkload(stack.engine, {
       accounts: config.SIM_ACCOUNTS,
       concurrency: config.SIM_CONCURRENCY,
       rate: config.SIM_RATE,
+      placement: ring.router,
+      lockAccounts: true,
       onError: (m) => log(`workload: ${m}`),
     });
     log(
@@ -94,7 +107,16 @@ async function main(): Promise<void> {
 
   if (!dev) await ensureBuild({ log });
   consoleHandle = await startConsole({
-    runtime: { config, prisma: stack.prisma, redis: stack.redis, shardNames: stack.engine.shardNames },
+    runtime: {
+      config,
+      prisma: stack.prisma,
+      pool: stack.db.pool,
+      redis: stack.redis,
+      shardNames: stack.engine.shardNames,
+      shards: stack.shards,
+      engine: stack.engine,
+      locks: stack.locks,
+    },
     host: config.HOST,
     port: config.PORT,
     dev,

@@ -2,14 +2,26 @@
 // components separately from server/main.ts, so module-level singletons would be
 // duplicated; globalThis is the one object both sides see.
 import type { Redis } from "ioredis";
+import type pg from "pg";
 import type { PrismaClient } from "./db/prisma";
 import type { Config } from "./config";
+import type { Engine } from "./engine/engine";
+import type { LockService } from "./locks/lockService";
+import type { PostgresShard } from "./participants/postgresShard";
 
 export interface Runtime {
   config: Config;
   prisma: PrismaClient;
+  /** Synchronous-commit pool of the coordinator database (operator decisions are forced). */
+  pool: pg.Pool;
   redis: Redis;
   shardNames: string[];
+  /** Control connections to the shards (prepared-transaction state, reconciliation). */
+  shards: PostgresShard[];
+  /** The engine instance in this process, if any: it drives operator decisions at once. */
+  engine: Engine | null;
+  /** The lock service (listing, operator release). */
+  locks: LockService | null;
 }
 
 const KEY = Symbol.for("cohort.runtime");

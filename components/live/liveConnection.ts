@@ -4,11 +4,13 @@
 import { io, type Socket } from "socket.io-client";
 import {
   LIVE_EVENTS,
+  RING_ROOM,
   TRANSACTIONS_ROOM,
   compareStreamIds,
   type ClientToServerEvents,
   type LiveHandshake,
   type LiveReady,
+  type LiveRingEvent,
   type LiveTxEvent,
   type ServerToClientEvents,
 } from "@/server/live/protocol";
@@ -27,6 +29,8 @@ export interface LiveSubscription {
   onTxEvents(events: LiveTxEvent[]): void;
   /** Called when updates may have been missed: refetch whatever is on screen. */
   onResync(): void;
+  /** Ring events, for subscriptions to the ring room. */
+  onRingEvent?(event: LiveRingEvent): void;
 }
 
 type LiveClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -104,6 +108,13 @@ class LiveConnection {
     socket.io.on("reconnect_attempt", () => this.refreshState());
     socket.io.on("reconnect_failed", () => this.refreshState());
     socket.on(LIVE_EVENTS.txUpdated, (events) => this.deliver(events));
+    // Not through the cursor: ring events are not replayed, and a ring event's id must not
+    // make a coalesced batch of older transaction events look like repeats.
+    socket.on(LIVE_EVENTS.ringUpdated, (event) => {
+      for (const subscription of this.subscriptions) {
+        if (subscription.rooms.includes(RING_ROOM)) subscription.onRingEvent?.(event);
+      }
+    });
     socket.on(LIVE_EVENTS.ready, (ready) => this.onReady(ready));
     window.addEventListener("online", this.onOnline);
     window.addEventListener("offline", this.onOffline);

@@ -1,7 +1,7 @@
 "use client";
 
 import { useEffect, useEffectEvent, useSyncExternalStore } from "react";
-import type { LiveTxEvent } from "@/server/live/protocol";
+import type { LiveRingEvent, LiveTxEvent } from "@/server/live/protocol";
 import { SERVER_SNAPSHOT, liveConnection, type ConnectionSnapshot } from "./liveConnection";
 
 export type { ConnectionSnapshot, ConnectionState } from "./liveConnection";
@@ -12,15 +12,18 @@ export interface UseLiveSocketOptions {
   onTxEvents?: (events: LiveTxEvent[]) => void;
   /** Updates may have been missed (first connect, or a gap the server cannot replay). */
   onResync?: () => void;
+  /** Ring version and rebalance events (room "ring"). */
+  onRingEvent?: (event: LiveRingEvent) => void;
 }
 
 /**
  * Joins rooms on the page's one live connection and reports its state. Handlers are
  * expected to write into the TanStack Query cache, not into component state.
  */
-export function useLiveSocket({ rooms, onTxEvents, onResync }: UseLiveSocketOptions): ConnectionSnapshot {
+export function useLiveSocket({ rooms, onTxEvents, onResync, onRingEvent }: UseLiveSocketOptions): ConnectionSnapshot {
   const handleTxEvents = useEffectEvent((events: LiveTxEvent[]) => onTxEvents?.(events));
   const handleResync = useEffectEvent(() => onResync?.());
+  const handleRingEvent = useEffectEvent((event: LiveRingEvent) => onRingEvent?.(event));
   // A stable key, so callers may pass a fresh array literal on every render.
   const roomKey = [...rooms].sort().join("\n");
 
@@ -30,6 +33,7 @@ export function useLiveSocket({ rooms, onTxEvents, onResync }: UseLiveSocketOpti
         rooms: roomKey ? roomKey.split("\n") : [],
         onTxEvents: (events) => handleTxEvents(events),
         onResync: () => handleResync(),
+        onRingEvent: (event) => handleRingEvent(event),
       }),
     [roomKey],
   );

@@ -6,6 +6,8 @@ import path from "node:path";
 import { createAdapter } from "@socket.io/redis-adapter";
 import next from "next";
 import { Server } from "socket.io";
+import { CLIENT_ADDRESS_HEADER } from "../auth/loginRateLimit";
+import { authenticateSockets, socketMayJoin } from "../auth/socketAuth";
 import { errorMessage } from "../errors";
 import { startFanout, type Fanout } from "../live/fanout";
 import type { ClientToServerEvents, ServerToClientEvents } from "../live/protocol";
@@ -40,6 +42,8 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
   await app.prepare();
   const handle = app.getRequestHandler();
   server.on("request", (req, res) => {
+    // The login rate limit keys on the TCP peer; a client-sent value must not count.
+    req.headers[CLIENT_ADDRESS_HEADER] = req.socket.remoteAddress ?? "unknown";
     handle(req, res).catch((err: unknown) => {
       log(`[console] ${req.method} ${req.url} failed: ${errorMessage(err)}`);
       if (!res.headersSent) res.statusCode = 500;
@@ -57,11 +61,14 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
     allowRequest: (req, callback) => callback(null, isSameOrigin(req)),
   });
 
+  // Sockets are accepted only with a live session cookie (DESIGN.md §7).
+  const socketAuth = authenticateSockets(io, { prisma: runtime.prisma, log });
   let fanout: Fanout | null = null;
   try {
-    fanout = await startFanout({ io, redis: runtime.redis, log });
+    fanout = await startFanout({ io, redis: runtime.redis, log, mayJoin: socketMayJoin });
     await listen(server, host, port);
   } catch (err) {
+    socketAuth.stop();
     await fanout?.stop();
     await io.close();
     await app.close();
@@ -77,6 +84,7 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
 
   let closing: Promise<void> | null = null;
   const close = async (): Promise<void> => {
+    socketAuth.stop();
     await fanout?.stop();
     // io.close() also closes the HTTP server, which waits for open connections: idle
     // keep-alive ones are dropped now, busy ones after the grace period.

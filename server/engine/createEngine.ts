@@ -2,6 +2,8 @@
 // workers and the benchmarks, so they all run the same stack.
 import { Redis } from "ioredis";
 import { connectDatabase, type Database, type PrismaClient } from "../db/prisma";
+import os from "node:os";
+import { LockService } from "../locks/lockService";
 import { PostgresShard } from "../participants/postgresShard";
 import { Engine } from "./engine";
 import type { EngineHooks, EngineOptions } from "./types";
@@ -13,6 +15,7 @@ export interface EngineStack {
   lazyDb: Database;
   redis: Redis;
   shards: PostgresShard[];
+  locks: LockService;
   close(): Promise<void>;
 }
 
@@ -36,7 +39,9 @@ export function createEngineStack(opts: {
   const redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });
   redis.on("error", () => undefined); // reconnects by itself; events are best-effort
   const shards = opts.shards.map((s) => new PostgresShard({ ...s, poolSize: opts.poolSize ?? 20 }));
+  const locks = new LockService({ redis, host: `${os.hostname()}:${process.pid}` });
   const engine = new Engine({
+    locks,
     prisma,
     pool: db.pool,
     lazyPool: lazyDb.pool,
@@ -53,8 +58,10 @@ export function createEngineStack(opts: {
     lazyDb,
     redis,
     shards,
+    locks,
     close: async () => {
       await engine.stop().catch(() => undefined);
+      await locks.close().catch(() => undefined);
       await Promise.all(shards.map((s) => s.close().catch(() => undefined)));
       await Promise.all([db.close(), lazyDb.close()]);
       redis.disconnect();

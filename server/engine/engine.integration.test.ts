@@ -173,7 +173,13 @@ describe("two-phase commit across shards", () => {
   it("keeps the total balance under concurrent transfers", async () => {
     const before = await totalBalance(env.shards);
     const results: string[] = [];
-    const wl = startWorkload(engine, { accounts: 100, concurrency: 12, rate: 0, placement: env.placement, onResult: (r) => results.push(r.outcome) });
+    const wl = startWorkload(engine, {
+      accounts: 100,
+      concurrency: 12,
+      rate: 0,
+      placement: env.placement,
+      onResult: (r) => results.push(r.outcome),
+    });
     await waitFor(async () => results.length >= 200, 30_000, "200 transfers");
     await wl.stop();
     expect(wl.stats.errors).toBe(0);

@@ -9,6 +9,8 @@ import type { PrismaClient } from "../db/prisma";
 import { CohortError, errorMessage } from "../errors";
 import { TxEventBuffer } from "../live/eventBuffer";
 import { publishEvent } from "../live/events";
+import { startDeadlockDetector, type DeadlockDetector } from "../locks/deadlockDetector";
+import type { LockService } from "../locks/lockService";
 import type { PostgresShard } from "../participants/postgresShard";
 import { CoordinatorLog, type TxStatus } from "./coordinatorLog";
 import { PhaseTwo } from "./phaseTwo";
@@ -25,6 +27,8 @@ export interface EngineDeps {
   lazyPool: pg.Pool;
   redis: Redis;
   shards: PostgresShard[];
+  /** Distributed locks for `tx.lock()`; without it the engine runs without locking. */
+  locks?: LockService;
   clock?: Clock;
   hooks?: EngineHooks;
   options?: Partial<EngineOptions>;
@@ -38,6 +42,8 @@ export const defaultEngineOptions: EngineOptions = {
   phase2BaseDelayMs: 100,
   phase2MaxDelayMs: 10_000,
   recoveryConcurrency: 128,
+  lockGraceMs: 30_000,
+  deadlockCheckMs: 500,
   reconcileEveryMs: 15_000,
   host: os.hostname(),
   pid: process.pid,
@@ -62,6 +68,7 @@ export class Engine {
   private lastReconcile = 0;
   private readonly print: (line: string) => void;
   private readonly events: TxEventBuffer;
+  private deadlocks: DeadlockDetector | null = null;
 
   constructor(private readonly deps: EngineDeps) {
     this.options = { ...defaultEngineOptions, ...deps.options };
@@ -79,6 +86,7 @@ export class Engine {
       hooks: this.hooks,
       shard: (n) => this.shardsByName.get(n),
       published: (id, status, label) => this.publish(id, status, label),
+      ended: (txId) => this.releaseLocks(txId),
       baseDelayMs: this.options.phase2BaseDelayMs,
       maxDelayMs: this.options.phase2MaxDelayMs,
       background: (p, txId) => this.track(p, txId),
@@ -127,6 +135,23 @@ export class Engine {
     }).catch(() => undefined);
     const recovered = await this.recovery.recoverAll();
     const reconciled = await this.reconcile();
+    if (this.deps.locks) {
+      this.deadlocks = startDeadlockDetector({
+        lockService: this.deps.locks,
+        intervalMs: this.options.deadlockCheckMs,
+        onVictim: (victim, cycle) =>
+          this.coordinatorLog.append({
+            txId: victim,
+            type: "deadlock.victim",
+            actor: this.actor,
+            data: {
+              reason: "youngest transaction in a wait-for cycle",
+              cycle: cycle.map((e) => ({ waiter: e.waiter, holder: e.holder, key: e.key })),
+            },
+          }),
+        log: this.print,
+      });
+    }
     this.scheduleLoop(await this.nextTickDelay());
     return { recovered, reconciled };
   }
@@ -162,6 +187,9 @@ export class Engine {
         published: (i, s, l) => this.publish(i, s, l),
         drivePhase2: (i, l, commit, shards) => this.phaseTwo.drive(i, l, commit, shards, this.actor, { fresh: true }),
         released: (t) => this.inFlight.delete(t),
+        locks: this.deps.locks ?? null,
+        lockGraceMs: this.options.lockGraceMs,
+        releaseLocks: (txId) => this.releaseLocks(txId),
       },
       { id, label, startedAt, deadline },
     );
@@ -215,6 +243,7 @@ export class Engine {
     }
     this.state = "stopping";
     if (this.loopTimer) clearTimeout(this.loopTimer);
+    await this.deadlocks?.stop();
     await this.loopRunning;
     const until = Date.now() + (opts.drainMs ?? 5_000);
     while (this.inFlight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
@@ -244,6 +273,7 @@ export class Engine {
   simulateCrash(): void {
     this.state = "stopped";
     if (this.loopTimer) clearTimeout(this.loopTimer);
+    void this.deadlocks?.stop();
   }
 
   private scheduleLoop(delayMs = this.options.heartbeatMs): void {
@@ -305,6 +335,19 @@ export class Engine {
       this.print(`engine loop: ${errorMessage(err)}`);
       return this.options.heartbeatMs;
     }
+  }
+
+  /**
+   * Lets go of a finished transaction's locks. A transaction this process began knows its
+   * grants; one finished after a takeover is found through the lock index.
+   */
+  private releaseLocks(txId: string): void {
+    const locks = this.deps.locks;
+    if (!locks) return;
+    const ours = [...this.inFlight].some((t) => t.id === txId);
+    void locks
+      .releaseAllOf(txId, { searchIndex: !ours })
+      .catch((err: unknown) => this.print(`releasing locks of ${txId}: ${errorMessage(err)}`));
   }
 
   private publish(id: string, status: TxStatus, label: string): void {

@@ -14,6 +14,8 @@ export interface PhaseTwoDeps {
   hooks: EngineHooks;
   shard(name: string): PostgresShard | undefined;
   published(id: string, status: TxStatus, label: string): void;
+  /** The outcome reached every branch: strict two-phase locking lets go of the locks now. */
+  ended(txId: string): void;
   baseDelayMs: number;
   maxDelayMs: number;
   /** Keeps retry loops that outlive the call, so stop() can wait for them and the stale sweep skips them. */
@@ -29,7 +31,14 @@ export class PhaseTwo {
    * Tries every branch once; returns the shards still pending. When some are pending a
    * background loop keeps retrying them and writes the end record when all are done.
    */
-  async drive(txId: string, label: string, commit: boolean, shards: string[], actor: string, opts: { fresh?: boolean } = {}): Promise<string[]> {
+  async drive(
+    txId: string,
+    label: string,
+    commit: boolean,
+    shards: string[],
+    actor: string,
+    opts: { fresh?: boolean } = {},
+  ): Promise<string[]> {
     const pending = await this.attempt(txId, label, commit, shards, actor, 0, opts.fresh ?? false);
     if (pending.length > 0) this.deps.background(this.retry(txId, label, commit, pending, actor), txId);
     return pending;
@@ -78,7 +87,8 @@ export class PhaseTwo {
               shard: name,
               data: {
                 decision: commit ? "COMMIT" : "ABORT",
-                detail: "the prepared transaction was gone when its coordinator delivered the decision: the shard resolved it outside Cohort",
+                detail:
+                  "the prepared transaction was gone when its coordinator delivered the decision: the shard resolved it outside Cohort",
               },
             });
           }
@@ -102,6 +112,7 @@ export class PhaseTwo {
             actor,
           });
       if (ended) this.deps.published(txId, to, label);
+      this.deps.ended(txId);
       return [];
     }
     const now = this.deps.clock.now();

@@ -5,6 +5,8 @@ import type pg from "pg";
 import { CohortError, errorMessage } from "../errors";
 import { formatGid } from "../participants/gid";
 import type { PostgresShard } from "../participants/postgresShard";
+import type { LockService } from "../locks/lockService";
+import type { LockGrant, LockMode } from "../locks/types";
 import type { CoordinatorLog, TxStatus, Vote } from "./coordinatorLog";
 import type { BranchClient, Clock, CommitOutcome, EngineHooks } from "./types";
 
@@ -22,6 +24,12 @@ export interface TxContext {
   drivePhase2(txId: string, label: string, commit: boolean, shards: string[]): Promise<string[]>;
   /** Called once the handle is finished with, whatever the outcome. */
   released(tx: Transaction): void;
+  /** The lock service, when the engine has one. */
+  locks: LockService | null;
+  /** How much longer than the transaction's deadline a lease lasts: phase two happens after it. */
+  lockGraceMs: number;
+  /** Releases every lock of a transaction; called once its outcome reached every branch. */
+  releaseLocks(txId: string): void;
 }
 
 interface Branch {
@@ -42,6 +50,9 @@ export class Transaction {
   private abortCause: CohortError | null = null;
   private done = false;
   private readonly branches = new Map<string, Branch>();
+  private readonly grants = new Map<string, LockGrant>();
+  /** Aborts lock waits when the transaction ends early. */
+  private readonly lifetime = new AbortController();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -106,6 +117,55 @@ export class Transaction {
     }
   }
 
+  /**
+   * Locks `key` until the transaction's outcome has reached every branch (strict two-phase
+   * locking). Returns the grant; its fencing token goes into the rows written under it so a
+   * shard refuses a holder whose lease has lapsed. Waits at most until the deadline. A
+   * deadlock victim is aborted and gets DEADLOCK_VICTIM.
+   */
+  async lock(key: string, mode: LockMode = "exclusive"): Promise<LockGrant> {
+    this.assertActive();
+    const locks = this.ctx.locks;
+    if (!locks) throw new CohortError("BAD_REQUEST", "this engine has no lock service (start it with a LockService)");
+    const held = this.grants.get(key);
+    if (held && (held.mode === mode || held.mode === "exclusive")) return held;
+    if (held)
+      throw new CohortError(
+        "BAD_REQUEST",
+        `lock ${key} is held shared: upgrading to exclusive is not supported (lock it exclusive first)`,
+      );
+    const remaining = this.remainingMs();
+    try {
+      const grant = await locks.acquire({
+        key,
+        owner: this.id,
+        mode,
+        ownerStartedAt: this.startedAt,
+        ttlMs: remaining + this.ctx.lockGraceMs,
+        waitMs: remaining,
+        signal: this.lifetime.signal,
+      });
+      this.grants.set(key, grant);
+      if (this.phase !== "active") {
+        // Aborted while we waited: do not keep a lock nobody will release.
+        await locks.release(grant).catch(() => undefined);
+        this.assertActive();
+      }
+      return grant;
+    } catch (err) {
+      if (err instanceof CohortError && err.code === "DEADLOCK_VICTIM") {
+        await this.abortUnprepared(err, `deadlock victim: ${err.message}`, "deadlock.victim");
+      }
+      if (this.abortCause) throw this.abortCause;
+      throw err;
+    }
+  }
+
+  /** Locks taken by this transaction, by key. */
+  get locks(): ReadonlyMap<string, LockGrant> {
+    return this.grants;
+  }
+
   /** Two-phase commit. Resolves once the outcome is decided and phase two was tried once. */
   async commit(): Promise<CommitOutcome> {
     this.assertActive();
@@ -124,6 +184,7 @@ export class Transaction {
         });
         this.ctx.published(this.id, "COMMITTED", this.label);
         this.phase = "committed";
+        this.ctx.releaseLocks(this.id);
         return { id: this.id, status: "COMMITTED" };
       }
 
@@ -167,7 +228,14 @@ export class Transaction {
           await this.ctx.drivePhase2(this.id, this.label, false, yes);
         } else {
           // Aborted meanwhile by someone who now owns it: just undo what we prepared.
-          await Promise.all(yes.map((s) => this.ctx.shard(s)?.rollbackPrepared(this.id).catch(() => undefined)));
+          await Promise.all(
+            yes.map((s) =>
+              this.ctx
+                .shard(s)
+                ?.rollbackPrepared(this.id)
+                .catch(() => undefined),
+            ),
+          );
         }
         this.phase = "aborted";
         throw new CohortError("VOTED_NO", reason, { details: { votes } });
@@ -249,6 +317,7 @@ export class Transaction {
     const wasCommitting = this.phase === "committing";
     this.phase = "aborted";
     this.abortCause = cause;
+    this.lifetime.abort(cause);
     await this.rollbackLocalBranches();
     // While commit() runs it owns the log transitions (it may be between PREPARING and a
     // PREPARE), so only mark the abort here when no commit is in progress.
@@ -262,6 +331,8 @@ export class Transaction {
           .catch(() => undefined);
         this.ctx.published(this.id, "ABORTED", this.label);
       }
+      // Nothing was prepared: the rows are free, so the locks can go now.
+      this.ctx.releaseLocks(this.id);
       this.finished();
     }
   }

@@ -34,6 +34,10 @@ export interface EngineOptions {
   recoveryConcurrency: number;
   /** How often live instances compare shards' prepared transactions with the log. */
   reconcileEveryMs: number;
+  /** A lock lease outlives its transaction's deadline by this much, to cover phase two. */
+  lockGraceMs: number;
+  /** How often the deadlock detector looks for wait-for cycles. */
+  deadlockCheckMs: number;
   host: string;
   pid: number;
 }

@@ -5,6 +5,13 @@ import { errorCodes, isCohortError } from "../errors";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
+/** One rejected input field; `field` is a dotted path ("" for the value as a whole). */
+export interface FieldError {
+  in: "body" | "query" | "params";
+  field: string;
+  detail: string;
+}
+
 export interface Problem {
   type: string;
   title: string;
@@ -12,12 +19,21 @@ export interface Problem {
   detail?: string;
   code: string;
   instance?: string;
+  /** Per-field validation errors (400). */
+  errors?: FieldError[];
+  /** Seconds until a rate-limited request may be retried (429); also sent as Retry-After. */
+  retryAfter?: number;
 }
 
 const titles: Record<number, string> = {
   400: "Bad request",
+  401: "Unauthorized",
+  403: "Forbidden",
   404: "Not found",
   409: "Conflict",
+  413: "Content too large",
+  415: "Unsupported media type",
+  429: "Too many requests",
   500: "Internal error",
   503: "Service unavailable",
 };
@@ -27,6 +43,9 @@ export function problemResponse(err: unknown, instance?: string): Response {
   if (!known || !known.expose) console.error(`[api] ${instance ?? "request"} failed:`, err);
   const code = known?.expose ? known.code : "INTERNAL";
   const status = errorCodes[code].status;
+  // Only these detail keys are public: `details` may otherwise carry internal context.
+  const errors = known?.expose ? fieldErrorsOf(known.details) : undefined;
+  const retryAfter = known?.expose ? retryAfterOf(known.details) : undefined;
   const problem: Problem = {
     type: "about:blank",
     title: titles[status] ?? "Error",
@@ -34,9 +53,20 @@ export function problemResponse(err: unknown, instance?: string): Response {
     code,
     ...(known?.expose ? { detail: known.message } : {}),
     ...(instance ? { instance } : {}),
+    ...(errors ? { errors } : {}),
+    ...(retryAfter !== undefined ? { retryAfter } : {}),
   };
-  return new Response(JSON.stringify(problem), {
-    status,
-    headers: { "content-type": PROBLEM_CONTENT_TYPE, "cache-control": "no-store" },
-  });
+  const headers: Record<string, string> = { "content-type": PROBLEM_CONTENT_TYPE, "cache-control": "no-store" };
+  if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
+  return new Response(JSON.stringify(problem), { status, headers });
+}
+
+function fieldErrorsOf(details: Record<string, unknown> | undefined): FieldError[] | undefined {
+  const errors = details?.errors;
+  return Array.isArray(errors) ? (errors as FieldError[]) : undefined;
+}
+
+function retryAfterOf(details: Record<string, unknown> | undefined): number | undefined {
+  const value = details?.retryAfterSeconds;
+  return typeof value === "number" && Number.isFinite(value) ? Math.max(1, Math.ceil(value)) : undefined;
 }

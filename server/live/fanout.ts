@@ -12,6 +12,7 @@ import { errorMessage } from "../errors";
 import { EVENTS_STREAM, decodeEvent } from "./events";
 import {
   LIVE_EVENTS,
+  RING_ROOM,
   TRANSACTIONS_ROOM,
   compareStreamIds,
   txRoom,
@@ -26,7 +27,7 @@ type LiveSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
 const streamId = z.string().regex(/^\d{1,20}-\d{1,20}$/);
 const room = z.union([
-  z.enum([TRANSACTIONS_ROOM, "locks", "queues", "ring"]),
+  z.enum([TRANSACTIONS_ROOM, "locks", "queues", RING_ROOM]),
   z.string().regex(/^tx:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
 ]);
 const rooms = z.array(room).max(100);
@@ -44,6 +45,8 @@ export interface FanoutOptions {
   coalesceMs?: number;
   /** Beyond this many missed events a client is told to refetch instead of replaying. */
   replayLimit?: number;
+  /** Room authorisation (server/auth/socketAuth.ts); rooms it refuses are silently left out. */
+  mayJoin?: (socket: LiveSocket, room: string) => boolean;
 }
 
 export interface Fanout {
@@ -61,6 +64,7 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
   const stream = opts.stream ?? EVENTS_STREAM;
   const coalesceMs = opts.coalesceMs ?? 50;
   const replayLimit = opts.replayLimit ?? 20_000;
+  const mayJoin = opts.mayJoin ?? (() => true);
   const tail = redis.duplicate();
 
   // Read from the current tail id rather than `$`: catch-up needs to know exactly which
@@ -93,8 +97,17 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
     if (event) {
       pending.set(event.id, event);
       flushTimer ??= setTimeout(flush, coalesceMs);
-    } else if (pending.size === 0) {
-      emittedThrough = id;
+      return;
+    }
+    forwardRingEvent(id, fields);
+    if (pending.size === 0) emittedThrough = id;
+  };
+
+  // Ring events go out at once: the executor already throttles its progress events.
+  const forwardRingEvent = (id: string, fields: string[]) => {
+    const event = decodeEvent(fields);
+    if ((event?.type === "ring.changed" || event?.type === "ring.rebalance") && io.of("/").adapter.rooms.has(RING_ROOM)) {
+      io.local.to(RING_ROOM).emit(LIVE_EVENTS.ringUpdated, { ...event, eventId: id });
     }
   };
 
@@ -164,7 +177,8 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
     const enqueue = (work: () => Promise<void>) => {
       queue = queue.then(work).catch((err: unknown) => log(`[live] room change for ${socket.id} failed: ${errorMessage(err)}`));
     };
-    const join = (wanted: string[]) => {
+    const join = (requested: string[]) => {
+      const wanted = requested.filter((name) => mayJoin(socket, name));
       if (wanted.length === 0) return;
       const useCursor = !cursorUsed;
       cursorUsed = true;

@@ -1,11 +1,13 @@
 // The socket.io wire protocol between console processes and browsers (DESIGN.md §6).
 // Shared by server/live/fanout.ts and components/live: it must stay free of server-only
 // imports (and of zod, which the browser bundle does not need).
-import type { TxStatus } from "./events";
+import type { CohortEvent, TxStatus } from "./events";
 
 export const LIVE_EVENTS = {
   /** server → client: a batch of transaction updates, sorted by eventId. */
   txUpdated: "tx.updated",
+  /** server → client: a ring version or rebalance progress event, to the ring room. */
+  ringUpdated: "ring.updated",
   /** server → client: catch-up after (re)connect or subscribe is done; see LiveReady. */
   ready: "live.ready",
   /** client → server: join rooms ({ rooms }). */
@@ -16,6 +18,14 @@ export const LIVE_EVENTS = {
 
 export const TRANSACTIONS_ROOM = "transactions";
 export const txRoom = (txId: string): string => `tx:${txId}`;
+export const RING_ROOM = "ring";
+
+/**
+ * Ring events as they are on the stream. They are state, not deltas (a progress event has
+ * the run's full counts), so they are neither coalesced nor replayed: a client that missed
+ * some refetches on resync, and the next event brings it up to date.
+ */
+export type LiveRingEvent = Extract<CohortEvent, { type: "ring.changed" | "ring.rebalance" }> & { eventId: string };
 
 export interface LiveTxEvent {
   /** Redis Stream id of the event; clients remember the highest one they saw. */
@@ -48,6 +58,7 @@ export interface LiveHandshake {
 
 export interface ServerToClientEvents {
   "tx.updated": (events: LiveTxEvent[]) => void;
+  "ring.updated": (event: LiveRingEvent) => void;
   "live.ready": (ready: LiveReady) => void;
 }
 

@@ -14,7 +14,7 @@ const operator = { id: "00000000-0000-0000-0000-000000000001", name: "alice" };
 const hang = () => new Promise<void>(() => undefined);
 
 beforeAll(async () => {
-  env = await createTestEnv({ shards: 2, accounts: 2_000 });
+  env = await createTestEnv({ shards: 2, accounts: 2_000, placement: "modulo" });
   opsEngine = await env.engine();
   deps = {
     prisma: env.prisma,

@@ -2,7 +2,7 @@
 // concurrency. Rate 0 means as fast as the concurrency allows (benchmarks).
 import type { Engine } from "../engine/engine";
 import { errorMessage } from "../errors";
-import { shardOfAccount } from "./bankSchema";
+import { initialPlacement, type AccountPlacement } from "./placement";
 import { transfer, type TransferResult } from "./transfer";
 
 export interface WorkloadOptions {
@@ -12,6 +12,14 @@ export interface WorkloadOptions {
   rate: number;
   timeoutMs?: number;
   maxAmount?: number;
+  /**
+   * Where accounts are: the process's live router (server/ring/accountRouter.ts) when the
+   * ring can change. Default: the initial ring over the engine's shards, fixed, which is
+   * where seedAccounts puts accounts without a placement.
+   */
+  placement?: AccountPlacement;
+  /** Lock both accounts (tx.lock) and fence the writes with the tokens; needs an engine with a lock service. */
+  lockAccounts?: boolean;
   onResult?(result: TransferResult, latencyMs: number): void;
   onError?(message: string): void;
 }
@@ -22,6 +30,8 @@ export interface WorkloadStats {
   aborted: number;
   insufficient: number;
   errors: number;
+  /** Transfers that found an account moved by a rebalance and ran again on fresh routing. */
+  rerouted: number;
 }
 
 export interface Workload {
@@ -29,26 +39,36 @@ export interface Workload {
   stop(): Promise<void>;
 }
 
-export function pickCrossShardPair(accounts: number, shardNames: string[], random: () => number = Math.random): [number, number] {
-  for (;;) {
+/** Two distinct accounts on different shards (on the same one only after many tries: a one-shard ring). */
+export function pickCrossShardPair(
+  accounts: number,
+  placement: AccountPlacement,
+  random: () => number = Math.random,
+): [number, number] {
+  for (let tries = 0; ; tries++) {
     const a = Math.floor(random() * accounts);
     const b = Math.floor(random() * accounts);
-    if (a !== b && (shardNames.length === 1 || shardOfAccount(a, shardNames) !== shardOfAccount(b, shardNames))) return [a, b];
+    if (a !== b && (tries >= 100 || placement.locate(String(a)) !== placement.locate(String(b)))) return [a, b];
   }
 }
 
 export function startWorkload(engine: Engine, opts: WorkloadOptions): Workload {
-  const stats: WorkloadStats = { started: 0, committed: 0, aborted: 0, insufficient: 0, errors: 0 };
+  const stats: WorkloadStats = { started: 0, committed: 0, aborted: 0, insufficient: 0, errors: 0, rerouted: 0 };
   let running = true;
   const intervalMs = opts.rate > 0 ? (1000 * opts.concurrency) / opts.rate : 0;
+  const placement = opts.placement ? Promise.resolve(opts.placement) : initialPlacement(engine.shardNames);
   const worker = async () => {
+    const place = await placement;
     while (running) {
       const began = performance.now();
-      const [from, to] = pickCrossShardPair(opts.accounts, engine.shardNames);
+      const [from, to] = pickCrossShardPair(opts.accounts, place);
       const amount = 1 + Math.floor(Math.random() * (opts.maxAmount ?? 100));
       stats.started++;
       try {
-        const result = await transfer(engine, from, to, amount, opts.timeoutMs);
+        const result = await transfer(engine, place, from, to, amount, opts.timeoutMs, {
+          lockAccounts: opts.lockAccounts ?? false,
+        });
+        if (result.rerouted) stats.rerouted++;
         if (result.outcome === "committed" || result.outcome === "committing") stats.committed++;
         else if (result.outcome === "insufficient") stats.insufficient++;
         else stats.aborted++;

@@ -9,6 +9,7 @@ import { Engine, type EngineDeps } from "../engine/engine";
 import { ensureDatabase, withDatabase } from "../infra/databases";
 import { PostgresShard } from "../participants/postgresShard";
 import { ensureBankSchema, seedAccounts } from "../sim/bankSchema";
+import { initialPlacement, moduloPlacement, type AccountPlacement } from "../sim/placement";
 import { TEMPLATE_DB } from "./globalSetup";
 
 export interface TestEnv {
@@ -21,6 +22,8 @@ export interface TestEnv {
   lazyDb: Database;
   redis: Redis;
   shards: PostgresShard[];
+  /** Where the seeded accounts are (see createTestEnv's `placement`). */
+  placement: AccountPlacement;
   shard(name: string): PostgresShard;
   /** A started engine on this environment; stopped by cleanup(). */
   engine(overrides?: Partial<Omit<EngineDeps, "prisma" | "pool" | "lazyPool" | "redis" | "shards">>): Promise<Engine>;
@@ -29,7 +32,14 @@ export interface TestEnv {
   cleanup(): Promise<void>;
 }
 
-export async function createTestEnv(opts: { shards?: number; accounts?: number } = {}): Promise<TestEnv> {
+/**
+ * `placement` "ring" (default) seeds accounts where the workload looks for them by default
+ * (the initial ring); "modulo" puts account i on shard i mod n, for tests that address
+ * accounts on shards by hand.
+ */
+export async function createTestEnv(
+  opts: { shards?: number; accounts?: number; placement?: "ring" | "modulo" } = {},
+): Promise<TestEnv> {
   const serverUrl = inject("pgServerUrl");
   const redisUrl = inject("redisUrl");
   const tag = `t${randomBytes(4).toString("hex")}`;
@@ -49,7 +59,9 @@ export async function createTestEnv(opts: { shards?: number; accounts?: number }
   const redis = new Redis(redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 2 });
   const shards = shardUrls.map((s) => new PostgresShard({ ...s, poolSize: 16 }));
   for (const s of shards) await ensureBankSchema(s);
-  await seedAccounts(shards, opts.accounts ?? 100);
+  const names = shards.map((s) => s.name);
+  const placement = opts.placement === "modulo" ? moduloPlacement(names) : await initialPlacement(names);
+  await seedAccounts(shards, opts.accounts ?? 100, placement);
   const engines: Engine[] = [];
   return {
     serverUrl,
@@ -61,6 +73,7 @@ export async function createTestEnv(opts: { shards?: number; accounts?: number }
     lazyDb,
     redis,
     shards,
+    placement,
     shard: (name) => {
       const s = shards.find((x) => x.name === name);
       if (!s) throw new Error(`no shard ${name}`);

@@ -1,0 +1,479 @@
+// Every API route through the real api() wrapper, with Request objects and a real database:
+//  1. a table-driven probe that throws malformed input at each route (wrong types, huge and
+//     broken bodies, unknown and malformed ids, junk query values, missing or foreign Origin,
+//     missing CSRF token, no session, too low a role) and requires a 4xx problem+json answer,
+//     never a 5xx (DESIGN.md §7 "Bad input");
+//  2. the flows of the auth, users and audit routes.
+// To cover another route module, import its handlers and add entries to ROUTES.
+import { randomBytes, randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as auditRoute from "@/app/api/audit/route";
+import * as loginRoute from "@/app/api/auth/login/route";
+import * as logoutRoute from "@/app/api/auth/logout/route";
+import * as meRoute from "@/app/api/auth/me/route";
+import * as inDoubtBulkRoute from "@/app/api/in-doubt/bulk/route";
+import * as inDoubtRoute from "@/app/api/in-doubt/route";
+import * as reconcileRoute from "@/app/api/shards/[name]/reconcile/route";
+import * as txActionRoute from "@/app/api/transactions/[id]/actions/[action]/route";
+import * as txResolutionRoute from "@/app/api/transactions/[id]/resolution/route";
+import * as userRoute from "@/app/api/users/[id]/route";
+import * as usersRoute from "@/app/api/users/route";
+import { CLIENT_ADDRESS_HEADER } from "../auth/loginRateLimit";
+import type { Role } from "../auth/roles";
+import { createUser, type UserSummary } from "../auth/users";
+import {
+  callRoute,
+  createTestSession,
+  json,
+  TEST_ORIGIN,
+  useTestRuntime,
+  type CallOptions,
+  type TestSession,
+} from "../testing/apiTestKit";
+import { createTestEnv, type TestEnv } from "../testing/testEnv";
+import type { ApiRole, RouteHandler } from "./api";
+import { PROBLEM_CONTENT_TYPE } from "./problem";
+
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** Data the probes can refer to: created once per file. */
+interface Seed {
+  /** An existing user the admin routes may act on. */
+  target: UserSummary;
+}
+
+interface RouteUnderTest {
+  method: Method;
+  /** The URL path with a valid id filled in, e.g. `/api/users/${seed.target.id}`. */
+  path: (seed: Seed) => string;
+  handler: RouteHandler;
+  role: ApiRole;
+  /** Valid values of the dynamic segments; each is also probed with malformed and unknown ids. */
+  params?: (seed: Seed) => Record<string, string>;
+  /** A valid body; every key is probed with wrong types, and the body as a whole with junk. */
+  body?: (seed: Seed) => Record<string, unknown>;
+  /** Query keys to probe with junk values. */
+  query?: string[];
+}
+
+/** A well-formed transaction id that is in no log. */
+const UNKNOWN_TX = randomUUID();
+
+const ROUTES: RouteUnderTest[] = [
+  {
+    method: "POST",
+    path: () => "/api/auth/login",
+    handler: loginRoute.POST,
+    role: "public",
+    body: () => ({ name: "nobody", password: "not the password" }),
+  },
+  { method: "POST", path: () => "/api/auth/logout", handler: logoutRoute.POST, role: "viewer" },
+  { method: "GET", path: () => "/api/auth/me", handler: meRoute.GET, role: "viewer" },
+  { method: "GET", path: () => "/api/users", handler: usersRoute.GET, role: "admin" },
+  {
+    method: "POST",
+    path: () => "/api/users",
+    handler: usersRoute.POST,
+    role: "admin",
+    body: () => ({ name: `probe-${randomBytes(3).toString("hex")}`, role: "viewer", reason: "probing the API" }),
+  },
+  {
+    method: "PATCH",
+    path: (seed) => `/api/users/${seed.target.id}`,
+    handler: userRoute.PATCH,
+    role: "admin",
+    params: (seed) => ({ id: seed.target.id }),
+    body: () => ({ role: "operator", reason: "probing the API" }),
+  },
+  {
+    method: "GET",
+    path: () => "/api/audit",
+    handler: auditRoute.GET,
+    role: "viewer",
+    query: ["cursor", "limit", "user", "action", "targetType", "targetId", "outcome"],
+  },
+  // Operator actions and in-doubt resolution (server/ops).
+  {
+    method: "POST",
+    path: () => `/api/transactions/${UNKNOWN_TX}/actions/force-abort`,
+    handler: txActionRoute.POST,
+    role: "operator",
+    params: () => ({ id: UNKNOWN_TX, action: "force-abort" }),
+    body: () => ({ reason: "probing the API" }),
+  },
+  {
+    method: "GET",
+    path: () => `/api/transactions/${UNKNOWN_TX}/resolution`,
+    handler: txResolutionRoute.GET,
+    role: "viewer",
+    params: () => ({ id: UNKNOWN_TX }),
+  },
+  {
+    method: "GET",
+    path: () => "/api/in-doubt",
+    handler: inDoubtRoute.GET,
+    role: "viewer",
+    query: ["shard", "decision", "olderThanSeconds"],
+  },
+  {
+    method: "POST",
+    path: () => "/api/in-doubt/bulk",
+    handler: inDoubtBulkRoute.POST,
+    role: "operator",
+    body: () => ({ filter: { decision: "none" }, action: "force-abort", reason: "probing the API" }),
+  },
+  {
+    method: "POST",
+    path: () => "/api/shards/shard-a/reconcile",
+    handler: reconcileRoute.POST,
+    role: "operator",
+    params: () => ({ name: "shard-a" }),
+    body: () => ({ reason: "probing the API" }),
+  },
+];
+
+let env: TestEnv;
+let seed: Seed;
+/** One user per role; every call gets a fresh session, since logout probes end theirs. */
+const roleUsers = new Map<Role, TestSession>();
+
+beforeAll(async () => {
+  env = await createTestEnv({ shards: 1, accounts: 2 });
+  useTestRuntime(env);
+  for (const role of ["viewer", "operator", "admin"] as const) roleUsers.set(role, await createTestSession(env, role));
+  const target = await createUser(env.prisma, { name: `target-${randomBytes(3).toString("hex")}`, role: "viewer" });
+  seed = { target: target.user };
+});
+afterAll(async () => {
+  await env?.cleanup();
+});
+
+async function sessionAs(role: Role): Promise<TestSession> {
+  const base = roleUsers.get(role)!;
+  const { createSession } = await import("../auth/sessions");
+  const session = await createSession(env.prisma, base.user.id);
+  return { ...base, cookie: `cohort_session=${session.token}`, csrfToken: session.csrfToken };
+}
+
+interface Probe {
+  label: string;
+  options: Omit<CallOptions, "path"> & { path?: string };
+  /** Exact status when the probe has one answer; otherwise any 4xx passes. */
+  status?: number;
+}
+
+const WRONG_VALUES: unknown[] = [
+  12345,
+  -1,
+  1.5,
+  true,
+  null,
+  {},
+  [],
+  "",
+  " ",
+  "x".repeat(5000),
+  { $ne: null },
+  "\u0000",
+  "😀".repeat(10),
+];
+const BAD_IDS = [
+  "not-a-uuid",
+  randomUUID(),
+  "00000000-0000-0000-0000-000000000000",
+  "../../etc/passwd",
+  "%00",
+  "x".repeat(2000),
+  "",
+  "1; DROP TABLE users",
+];
+const JUNK_QUERY = ["abc", "-1", "0", "1e9", "99999999999999999999", "9223372036854775808", "", "%", "[]", "null", "😀"];
+
+function probesFor(route: RouteUnderTest): Probe[] {
+  const probes: Probe[] = [];
+  const mutation = route.method !== "GET";
+  const validBody = route.body?.(seed);
+  const params = route.params?.(seed) ?? {};
+  const base = { method: route.method, params, ...(validBody ? { body: validBody } : {}) };
+  if (route.role !== "public") {
+    probes.push({ label: "no session", options: { ...base, session: null }, status: 401 });
+    probes.push({
+      label: "unknown session cookie",
+      options: { ...base, session: null, headers: { cookie: `cohort_session=${"A".repeat(43)}` } },
+      status: 401,
+    });
+    if (route.role !== "viewer")
+      probes.push({ label: "viewer session", options: { ...base, session: "viewer" as never }, status: 403 });
+  }
+  if (mutation) {
+    probes.push({ label: "no Origin", options: { ...base, headers: { origin: null } }, status: 403 });
+    probes.push({ label: "foreign Origin", options: { ...base, headers: { origin: "http://evil.test" } }, status: 403 });
+    probes.push({ label: "Origin null", options: { ...base, headers: { origin: "null" } }, status: 403 });
+    if (route.role !== "public") {
+      probes.push({ label: "no CSRF token", options: { ...base, headers: { "x-csrf-token": null } }, status: 403 });
+      probes.push({ label: "wrong CSRF token", options: { ...base, headers: { "x-csrf-token": "forged" } }, status: 403 });
+    }
+  }
+  if (validBody) {
+    const raw = (label: string, body: string, headers: Record<string, string | null> = {}, status?: number) =>
+      probes.push({ label, options: { ...base, body, headers }, ...(status ? { status } : {}) });
+    raw("broken JSON", "{", {}, 400);
+    raw("JSON with a trailing comma", '{"a":1,}', {}, 400);
+    raw("not JSON at all", "name=admin&password=x", {}, 400);
+    raw("form content type", JSON.stringify(validBody), { "content-type": "application/x-www-form-urlencoded" }, 415);
+    raw("text content type", JSON.stringify(validBody), { "content-type": "text/plain" }, 415);
+    raw("no content type", JSON.stringify(validBody), { "content-type": null }, 415);
+    raw("huge body", JSON.stringify({ ...validBody, pad: "x".repeat(200 * 1024) }), {}, 413);
+    raw("huge declared length", JSON.stringify(validBody), { "content-length": String(10 * 1024 * 1024) }, 413);
+    raw("empty body", "", {}, 400);
+    raw("invalid UTF-8", '"\udc00"');
+    for (const whole of [null, [], "string", 42, true, [validBody]]) {
+      probes.push({ label: `body ${JSON.stringify(whole)}`, options: { ...base, body: JSON.stringify(whole) }, status: 400 });
+    }
+    probes.push({ label: "deeply nested body", options: { ...base, body: "[".repeat(1500) + "]".repeat(1500) }, status: 400 });
+    for (const key of Object.keys(validBody)) {
+      const { [key]: _dropped, ...without } = validBody;
+      probes.push({ label: `missing ${key}`, options: { ...base, body: without } });
+      for (const value of WRONG_VALUES) {
+        probes.push({
+          label: `${key} = ${JSON.stringify(value).slice(0, 30)}`,
+          options: { ...base, body: { ...validBody, [key]: value } },
+        });
+      }
+    }
+    probes.push({
+      label: "__proto__ key",
+      options: { ...base, body: `{"__proto__":{"role":"admin"},"constructor":{"prototype":{}}}` },
+      status: 400,
+    });
+  }
+  for (const name of Object.keys(params)) {
+    for (const id of BAD_IDS) {
+      probes.push({ label: `${name} = ${id.slice(0, 30)}`, options: { ...base, params: { ...params, [name]: id } } });
+    }
+    probes.push({ label: `${name} as an array`, options: { ...base, params: { ...params, [name]: ["a", "b"] as never } } });
+  }
+  for (const key of route.query ?? []) {
+    for (const value of JUNK_QUERY) {
+      probes.push({
+        label: `?${key}=${value.slice(0, 20)}`,
+        options: { ...base, path: `${route.path(seed)}?${key}=${encodeURIComponent(value)}` },
+      });
+    }
+    probes.push({ label: `?${key} repeated`, options: { ...base, path: `${route.path(seed)}?${key}=a&${key}=b` } });
+  }
+  if (route.query) {
+    probes.push({ label: "?__proto__", options: { ...base, path: `${route.path(seed)}?__proto__=x&constructor=y` } });
+    probes.push({ label: "unknown query keys", options: { ...base, path: `${route.path(seed)}?nope=1&${"k".repeat(500)}=v` } });
+  }
+  return probes;
+}
+
+describe("malformed input never causes a 5xx", () => {
+  for (const route of ROUTES) {
+    it(`${route.method} ${route.path({ target: { id: "[id]" } as UserSummary })}`, async () => {
+      const failures: string[] = [];
+      for (const probe of probesFor(route)) {
+        const { session: sessionChoice, ...options } = probe.options;
+        // Probes say "no session" with null, and name a role with a string; otherwise the route's own role.
+        const role =
+          (sessionChoice as unknown as Role | null | undefined) ??
+          (sessionChoice === null ? null : route.role === "public" ? null : route.role);
+        const session = role ? await sessionAs(role) : null;
+        const response = await callRoute(route.handler, {
+          path: route.path(seed),
+          ...options,
+          session,
+          // Each login probe counts as its own client, so the rate limit does not answer for the validation.
+          headers: { [CLIENT_ADDRESS_HEADER]: `probe-${randomBytes(4).toString("hex")}`, ...options.headers },
+        });
+        const text = await response.text();
+        const where = `${probe.label}: ${response.status} ${text.slice(0, 200)}`;
+        if (response.status >= 500) failures.push(where);
+        else if (probe.status !== undefined && response.status !== probe.status)
+          failures.push(`${where} (expected ${probe.status})`);
+        else if (response.status >= 400) {
+          if (response.headers.get("content-type") !== PROBLEM_CONTENT_TYPE) failures.push(`${where} (not problem+json)`);
+          const problem = JSON.parse(text) as { status?: number; code?: string; title?: string };
+          if (problem.status !== response.status || !problem.code || !problem.title)
+            failures.push(`${where} (incomplete problem)`);
+        }
+      }
+      expect(failures).toEqual([]);
+    });
+  }
+});
+
+describe("auth, users and audit routes", () => {
+  const login = (name: string, password: string, address = `flow-${randomBytes(4).toString("hex")}`) =>
+    callRoute(loginRoute.POST, {
+      method: "POST",
+      path: "/api/auth/login",
+      body: { name, password },
+      headers: { [CLIENT_ADDRESS_HEADER]: address },
+    });
+
+  it("signs in with a cookie that works for /me, and signs out on the server", async () => {
+    const user = await createTestSession(env, "operator");
+    const failed = await login(user.user.name, "wrong password");
+    expect(failed.status).toBe(401);
+    expect(await json(failed)).toMatchObject({ code: "UNAUTHENTICATED", detail: "wrong user name or password" });
+    expect(failed.headers.get("set-cookie")).toBeNull();
+
+    const response = await login(user.user.name.toUpperCase(), user.password);
+    expect(response.status).toBe(200);
+    const cookie = response.headers.get("set-cookie")!;
+    expect(cookie).toMatch(/^cohort_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    const body = await json<{ user: { name: string; role: string }; csrfToken: string }>(response);
+    expect(body.user).toMatchObject({ name: user.user.name, role: "operator" });
+    expect(JSON.stringify(body)).not.toMatch(/scrypt|passwordHash/);
+
+    const session: TestSession = { ...user, cookie: cookie.split(";")[0]!, csrfToken: body.csrfToken };
+    const me = await callRoute(meRoute.GET, { path: "/api/auth/me", session });
+    expect(await json(me)).toMatchObject({ user: { name: user.user.name }, csrfToken: body.csrfToken });
+
+    const logout = await callRoute(logoutRoute.POST, { method: "POST", path: "/api/auth/logout", session });
+    expect(logout.status).toBe(200);
+    expect(logout.headers.get("set-cookie")).toContain("Max-Age=0");
+    expect((await callRoute(meRoute.GET, { path: "/api/auth/me", session })).status).toBe(401);
+  });
+
+  it("sets a Secure cookie when the console is reached over https", async () => {
+    const user = await createTestSession(env, "viewer");
+    const response = await callRoute(loginRoute.POST, {
+      method: "POST",
+      path: "/api/auth/login",
+      body: { name: user.user.name, password: user.password },
+      headers: { "x-forwarded-proto": "https", [CLIENT_ADDRESS_HEADER]: "secure-test" },
+    });
+    expect(response.headers.get("set-cookie")).toMatch(/; Secure$/);
+  });
+
+  it("answers 429 with Retry-After once a name has had 5 failures", async () => {
+    const user = await createTestSession(env, "viewer");
+    for (let i = 0; i < 5; i++) expect((await login(user.user.name, "wrong password")).status).toBe(401);
+    const limited = await login(user.user.name, user.password);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await json(limited)).toMatchObject({
+      code: "RATE_LIMITED",
+      detail: expect.stringMatching(/too many failed sign-in attempts/),
+    });
+  });
+
+  it("lets an admin create a user and change its role, audited with reasons; the new user can sign in", async () => {
+    const admin = await sessionAs("admin");
+    const name = `new-${randomBytes(3).toString("hex")}`;
+    const created = await callRoute(usersRoute.POST, {
+      method: "POST",
+      path: "/api/users",
+      session: admin,
+      body: { name: name.toUpperCase(), role: "viewer", reason: "joins the on-call rota" },
+    });
+    expect(created.status).toBe(201);
+    const { user, password } = await json<{ user: UserSummary; password: string }>(created);
+    expect(user).toMatchObject({ name, role: "viewer", disabled: false, createdBy: admin.user.name });
+    expect((await login(name, password)).status).toBe(200);
+
+    const again = await callRoute(usersRoute.POST, {
+      method: "POST",
+      path: "/api/users",
+      session: admin,
+      body: { name, role: "viewer", reason: "again" },
+    });
+    expect(again.status).toBe(409);
+
+    const noReason = await callRoute(userRoute.PATCH, {
+      method: "PATCH",
+      path: `/api/users/${user.id}`,
+      params: { id: user.id },
+      session: admin,
+      body: { role: "operator", reason: " " },
+    });
+    expect(noReason.status).toBe(400);
+    expect(await json(noReason)).toMatchObject({ errors: [{ in: "body", field: "reason", detail: "a reason is required" }] });
+
+    const promoted = await callRoute(userRoute.PATCH, {
+      method: "PATCH",
+      path: `/api/users/${user.id}`,
+      params: { id: user.id },
+      session: admin,
+      body: { role: "operator", reason: "covers the night shift" },
+    });
+    expect(promoted.status).toBe(200);
+    expect((await json<{ user: UserSummary }>(promoted)).user.role).toBe("operator");
+
+    const disabled = await callRoute(userRoute.PATCH, {
+      method: "PATCH",
+      path: `/api/users/${user.id}`,
+      params: { id: user.id },
+      session: admin,
+      body: { disabled: true, reason: "left the team" },
+    });
+    expect((await json<{ user: UserSummary }>(disabled)).user.disabled).toBe(true);
+    expect((await login(name, password)).status).toBe(401);
+
+    const viewer = await sessionAs("viewer");
+    const trail = await callRoute(auditRoute.GET, { path: `/api/audit?targetId=${name}`, session: viewer });
+    const page = await json<{
+      entries: { action: string; reason: string; before: unknown; after: unknown; outcome: string; userName: string }[];
+    }>(trail);
+    expect(page.entries.map((e) => [e.action, e.outcome, e.reason])).toEqual([
+      ["user.disable", "ok", "left the team"],
+      ["user.role", "ok", "covers the night shift"],
+      ["user.create", "refused", "again"],
+      ["user.create", "ok", "joins the on-call rota"],
+    ]);
+    expect(page.entries[1]).toMatchObject({ before: { role: "viewer" }, after: { role: "operator" }, userName: admin.user.name });
+  });
+
+  it("refuses an admin demoting or disabling themself, and audits the refusal", async () => {
+    const admin = await sessionAs("admin");
+    for (const body of [{ role: "viewer" }, { disabled: true }]) {
+      const response = await callRoute(userRoute.PATCH, {
+        method: "PATCH",
+        path: `/api/users/${admin.user.id}`,
+        params: { id: admin.user.id },
+        session: admin,
+        body: { ...body, reason: "testing the guard" },
+      });
+      expect(response.status).toBe(409);
+      expect(await json(response)).toMatchObject({
+        code: "CONFLICT",
+        detail: expect.stringMatching(/cannot (demote|disable) yourself/),
+      });
+    }
+    const trail = await callRoute(auditRoute.GET, {
+      path: `/api/audit?targetId=${admin.user.name}&outcome=refused`,
+      session: admin,
+    });
+    expect((await json<{ entries: unknown[] }>(trail)).entries).toHaveLength(2);
+    // Still an admin.
+    expect((await callRoute(usersRoute.GET, { path: "/api/users", session: admin })).status).toBe(200);
+  });
+
+  it("keeps users to admins and the audit trail to signed-in users", async () => {
+    expect((await callRoute(usersRoute.GET, { path: "/api/users", session: await sessionAs("operator") })).status).toBe(403);
+    expect((await callRoute(auditRoute.GET, { path: "/api/audit", session: await sessionAs("viewer") })).status).toBe(200);
+    expect((await callRoute(auditRoute.GET, { path: "/api/audit", session: null })).status).toBe(401);
+    const listed = await json<{ users: UserSummary[] }>(
+      await callRoute(usersRoute.GET, { path: "/api/users", session: await sessionAs("admin") }),
+    );
+    expect(listed.users.length).toBeGreaterThan(3);
+    expect(JSON.stringify(listed)).not.toMatch(/scrypt|passwordHash|password_hash/);
+  });
+
+  it("takes the Origin from the Host header", async () => {
+    const admin = await sessionAs("admin");
+    const call = (origin: string, host: string) =>
+      callRoute(usersRoute.POST, {
+        method: "POST",
+        path: "/api/users",
+        session: admin,
+        headers: { origin, host },
+        body: { name: `host-${randomBytes(3).toString("hex")}`, role: "viewer", reason: "origin check" },
+      });
+    expect((await call("http://localhost:3100", "localhost:3100")).status).toBe(201);
+    expect((await call(TEST_ORIGIN, "localhost:3100")).status).toBe(403);
+  });
+});

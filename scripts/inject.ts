@@ -1,26 +1,68 @@
 // npm run inject -- <stuck-prepared|stuck-decided> [--label L]
+// npm run inject -- stuck-lock [--key K] [--owner TXID] [--ttl-ms MS]
 // Fault injection against the running demo (or DATABASE_URL/SHARD_URLS/REDIS_URL): leaves a
 // real two-shard transaction stuck the way a hung coordinator would, for drills and for the
 // end-to-end tests of in-doubt resolution. The injecting engine instance claims a one-hour
 // lease and then vanishes, so no live engine takes the transaction over: only an operator
 // can resolve it. Prints {"txId": …} on stdout.
+//
+// stuck-lock takes an exclusive lock with a long lease (10 min by default) for an owner
+// that then vanishes, as a crashed holder would, so only its TTL or an operator's release
+// frees it. The owner is a random transaction id with no log row unless --owner names one
+// (e.g. a stuck-prepared transaction, to see the console refuse the release). Prints
+// {"key", "token", "owner"}.
+import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
 import { loadConfig } from "../server/config";
 import { createEngineStack } from "../server/engine/createEngine";
 import type { EngineHooks } from "../server/engine/types";
 import { errorMessage } from "../server/errors";
 import { readRuntimeFile } from "../server/infra/runtimeFile";
+import { LockService } from "../server/locks/lockService";
 import { waitFor } from "../server/testing/waitFor";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { label: { type: "string", default: "drill" } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    label: { type: "string", default: "drill" },
+    key: { type: "string" },
+    owner: { type: "string" },
+    "ttl-ms": { type: "string", default: "600000" },
+  },
+});
 const kind = positionals[0];
-if (kind !== "stuck-prepared" && kind !== "stuck-decided") {
+if (kind !== "stuck-prepared" && kind !== "stuck-decided" && kind !== "stuck-lock") {
   console.error(
     "usage: npm run inject -- <stuck-prepared|stuck-decided> [--label L]\n" +
+      "       npm run inject -- stuck-lock [--key K] [--owner TXID] [--ttl-ms MS]\n" +
       "  stuck-prepared  both branches prepared, no decision (force-commit or force-abort)\n" +
-      "  stuck-decided   COMMIT logged, phase two never delivered (retry)",
+      "  stuck-decided   COMMIT logged, phase two never delivered (retry)\n" +
+      "  stuck-lock      an exclusive lock whose holder vanished (release it on the Locks page)",
   );
   process.exit(2);
+}
+
+if (kind === "stuck-lock") {
+  try {
+    const config = loadConfig();
+    const redisUrl = config.REDIS_URL ?? (await readRuntimeFile(config.COHORT_DATA_DIR))?.redisUrl;
+    if (!redisUrl) throw new Error("no running demo found (start it with npm start) and REDIS_URL is not set");
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+    const locks = new LockService({ redis, host: "inject (vanished)" });
+    const owner = values.owner ?? randomUUID();
+    const key = values.key ?? `drill:stuck-${randomUUID().slice(0, 8)}`;
+    const grant = await locks.tryAcquire({ key, owner, mode: "exclusive", ttlMs: Number(values["ttl-ms"]) });
+    if (!grant) throw new Error(`lock "${key}" is held already: choose another --key`);
+    // close() writes the grant to the lock index, which is how the console lists it.
+    await locks.close();
+    redis.disconnect();
+    console.log(JSON.stringify({ key, token: grant.token, owner }));
+    process.exit(0); // vanish without releasing, like a crashed holder
+  } catch (err) {
+    console.error(`inject: ${errorMessage(err)}`);
+    process.exit(1);
+  }
 }
 
 try {

@@ -11,7 +11,7 @@ export interface Section {
 export const SECTIONS: Section[] = [
   { title: "Transactions", href: "/transactions", blurb: "Every transaction, filtered and live" },
   { title: "In doubt", href: "/in-doubt", blurb: "Prepared branches waiting for an outcome" },
-  { title: "Locks", href: null, blurb: "Held locks, waiters and deadlocks" },
+  { title: "Locks", href: "/locks", blurb: "Held locks, waiters and deadlocks" },
   { title: "Queues", href: null, blurb: "Phase-2 delivery, outbox and dead letters" },
   { title: "Ring", href: "/ring", blurb: "Shard placement and rebalancing" },
 ];

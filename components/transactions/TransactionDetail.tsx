@@ -14,6 +14,7 @@ import { txRoom } from "@/server/live/protocol";
 import type { BranchView, TxDetail } from "@/server/transactions/types";
 import { formatDateTime, formatDuration } from "./format";
 import { StatusTag } from "./StatusTag";
+import { TxLocks } from "@/components/locks/TxLocks";
 import { TransactionActions } from "./TransactionActions";
 import { TransactionTimeline } from "./TransactionTimeline";
 import { useNow } from "./useNow";
@@ -62,6 +63,7 @@ export function TransactionDetailView({ initial, canAct }: { initial: TxDetail; 
       <Summary tx={tx} />
       {canAct && <TransactionActions txId={tx.id} actions={tx.actions} queryKey={queryKey} />}
       <Branches branches={tx.branches} serverNow={tx.at} />
+      <TxLocks txId={tx.id} live={!tx.endedAt} />
       <TransactionTimeline records={tx.timeline} truncated={tx.timelineTruncated} />
     </div>
   );

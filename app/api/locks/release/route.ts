@@ -1,0 +1,34 @@
+import { z } from "zod";
+import { problemResponse } from "@/server/http/problem";
+import { api, reasonSchema } from "@/server/http/api";
+import { consoleLockDeps, releaseLock, releaseProblemExtras } from "@/server/ops/locks";
+
+const body = z.object({
+  key: z.string().min(1, "a lock key is required").max(512),
+  expectedToken: z.string().regex(/^\d{1,19}$/, "must be the fencing token shown for the holder"),
+  reason: reasonSchema,
+});
+
+/**
+ * POST /api/locks/release {key, expectedToken, reason} — compare-and-delete of a stuck lock.
+ * A refusal's problem+json also carries what the operator needs next: the transaction to
+ * resolve (txId, href) or who holds the lock now (holders).
+ */
+export const POST = api({ role: "operator", body }, async ({ user, body, request }) => {
+  try {
+    return await releaseLock(consoleLockDeps(), {
+      key: body.key,
+      expectedToken: body.expectedToken,
+      operator: { id: user.id, name: user.name },
+      reason: body.reason,
+    });
+  } catch (err) {
+    const extras = releaseProblemExtras(err);
+    if (!extras) throw err;
+    const problem = problemResponse(err, `${request.method} ${new URL(request.url).pathname}`);
+    return Response.json(
+      { ...extras, ...((await problem.json()) as object) },
+      { status: problem.status, headers: problem.headers },
+    );
+  }
+});

@@ -55,8 +55,8 @@ test("an operator re-drives a decided transaction and force-aborts an undecided 
 
   // The audit trail has both, with the reasons.
   await page.goto("/audit");
-  await expect(page.getByText("coordinator hung after the decision")).toBeVisible();
-  await expect(page.getByText("drill: abort the stuck transfer")).toBeVisible();
+  await expect(page.getByRole("cell", { name: "coordinator hung after the decision", exact: true })).toBeVisible();
+  await expect(page.getByRole("cell", { name: "drill: abort the stuck transfer", exact: true })).toBeVisible();
   await page.screenshot({ path: screenshotPath(testInfo, "audit-after-resolution"), fullPage: true });
 
   // And the transaction's own timeline shows the operator's decision.

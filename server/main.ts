@@ -87,10 +87,11 @@ async function main(): Promise<void> {
 
   // Accounts are routed by the consistent-hash ring (server/ring): its first version, the
   // live router, and the executor of a rebalance a previous process left unfinished.
+  // The bank's tables first: the ring's start-up pass puts misplaced accounts where they belong.
+  if (config.SIM_ENABLED === "1") for (const shard of stack.shards) await ensureBankSchema(shard);
   ring = await startRing({ prisma: stack.prisma, redis: stack.redis, engine: stack.engine, shards: stack.shards, log });
 
   if (config.SIM_ENABLED === "1") {
-    for (const shard of stack.shards) await ensureBankSchema(shard);
     await seedAccounts(stack.shards, config.SIM_ACCOUNTS, ring.router);
     workload = startWorkload(stack.engine, {
       accounts: config.SIM_ACCOUNTS,

@@ -1,6 +1,7 @@
 // Recovery (DESIGN.md §2): take over the unfinished transactions of instances whose
 // lease ran out, finish them by the log (no decision → abort, decision → redo phase
 // two), and reconcile each shard's prepared transactions against the log.
+import { Prisma } from "@prisma/client";
 import { errorMessage } from "../errors";
 import type { PrismaClient } from "../db/prisma";
 import { parseGid } from "../participants/gid";
@@ -46,17 +47,30 @@ export class Recovery {
    */
   async claimOrphaned(batch = 500): Promise<ClaimedTx[]> {
     const me = this.deps.instanceId;
-    return this.deps.prisma.$queryRaw<ClaimedTx[]>`
-      WITH live AS (
-        SELECT id FROM engine_instances WHERE lease_expires_at > now() AND stopped_at IS NULL),
-      victims AS (
+    return this.claim(
+      Prisma.sql`
         SELECT id, coordinator_id FROM transactions
         WHERE ended_at IS NULL
           AND coordinator_id IS DISTINCT FROM ${me}::uuid
           AND (coordinator_id IS NULL OR coordinator_id NOT IN (SELECT id FROM live))
         ORDER BY started_at
         LIMIT ${batch}
-        FOR UPDATE SKIP LOCKED),
+        FOR UPDATE SKIP LOCKED`,
+      null,
+    );
+  }
+
+  /**
+   * Takes the transactions `victims` selects (a query over `transactions` that may use the
+   * `live` CTE of live instances), records the takeover in their timelines, and returns
+   * them with the branches still waiting for an outcome.
+   */
+  private claim(victims: Prisma.Sql, requestedBy: string | null): Promise<ClaimedTx[]> {
+    const me = this.deps.instanceId;
+    return this.deps.prisma.$queryRaw<ClaimedTx[]>`
+      WITH live AS (
+        SELECT id FROM engine_instances WHERE lease_expires_at > now() AND stopped_at IS NULL),
+      victims AS (${victims}),
       claimed AS (
         UPDATE transactions t SET coordinator_id = ${me}::uuid, updated_at = now()
         FROM victims v WHERE t.id = v.id
@@ -67,7 +81,9 @@ export class Recovery {
         GROUP BY b.tx_id),
       logged AS (
         INSERT INTO tx_log (tx_id, type, actor, data)
-        SELECT id, 'takeover', ${this.deps.actor}, jsonb_build_object('from', previous, 'status', status) FROM claimed)
+        SELECT id, 'takeover', ${this.deps.actor},
+          jsonb_strip_nulls(jsonb_build_object('from', previous, 'status', status, 'requestedBy', ${requestedBy}::text))
+        FROM claimed WHERE previous IS DISTINCT FROM ${me}::uuid)
       SELECT c.id::text, c.label, c.status::text AS status, c.decision::text AS decision, c.previous::text AS previous,
         COALESCE(p.shards, '{}') AS shards
       FROM claimed c LEFT JOIN pending p ON p.tx_id = c.id`;
@@ -122,30 +138,15 @@ export class Recovery {
    */
   async claimOne(txId: string, by: string): Promise<ClaimedTx | null> {
     const me = this.deps.instanceId;
-    const rows = await this.deps.prisma.$queryRaw<ClaimedTx[]>`
-      WITH live AS (
-        SELECT id FROM engine_instances WHERE lease_expires_at > now() AND stopped_at IS NULL),
-      victim AS (
+    const rows = await this.claim(
+      Prisma.sql`
         SELECT id, coordinator_id FROM transactions
         WHERE id = ${txId}::uuid AND ended_at IS NULL
           AND (decision IS NOT NULL OR coordinator_id IS NULL OR coordinator_id NOT IN (SELECT id FROM live)
                OR coordinator_id = ${me}::uuid)
-        FOR UPDATE),
-      claimed AS (
-        UPDATE transactions t SET coordinator_id = ${me}::uuid, updated_at = now()
-        FROM victim v WHERE t.id = v.id
-        RETURNING t.id, t.label, t.status, t.decision, v.coordinator_id AS previous),
-      pending AS (
-        SELECT b.tx_id, array_agg(b.shard ORDER BY b.shard) AS shards FROM branches b
-        WHERE b.tx_id IN (SELECT id FROM claimed) AND b.status IN ('ACTIVE', 'PREPARED')
-        GROUP BY b.tx_id),
-      logged AS (
-        INSERT INTO tx_log (tx_id, type, actor, data)
-        SELECT id, 'takeover', ${this.deps.actor}, jsonb_build_object('from', previous, 'status', status, 'requestedBy', ${by}::text)
-        FROM claimed WHERE previous IS DISTINCT FROM ${me}::uuid)
-      SELECT c.id::text, c.label, c.status::text AS status, c.decision::text AS decision, c.previous::text AS previous,
-        COALESCE(p.shards, '{}') AS shards
-      FROM claimed c LEFT JOIN pending p ON p.tx_id = c.id`;
+        FOR UPDATE`,
+      by,
+    );
     return rows[0] ?? null;
   }
 

@@ -5,6 +5,7 @@ import { applyLeg } from "../sim/transfer";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { waitFor } from "../testing/waitFor";
 import { forceAbort, forceCommit, retryNow, type AuditRecord, type OpsDeps } from "./actions";
+import { bulkResolve } from "./bulk";
 
 let env: TestEnv;
 let opsEngine: Engine;
@@ -151,5 +152,41 @@ describe("operator guards", () => {
     }
     expect(outcomes.committed + outcomes.aborted).toBe(40);
     await waitFor(async () => (await preparedCount()) === 0, 10_000, "no prepared transactions left");
+  });
+
+  it("bulk-resolves by filter only when the confirmed count still matches", async () => {
+    const stuck = await stuckEngine("afterPrepare");
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const tx = await transfer(stuck, 300 + 2 * i, 301 + 2 * i);
+      void tx.commit().catch(() => undefined);
+      ids.push(tx.id);
+    }
+    await waitFor(async () => (await Promise.all(ids.map(status))).every((s) => s === "PREPARING"), 5_000, "stuck in PREPARING");
+    // The threshold is "no progress for 10 s": age the rows instead of waiting.
+    await env.db.pool.query("UPDATE transactions SET updated_at = now() - interval '1 minute' WHERE id = ANY($1::uuid[])", [ids]);
+    const filter = { decision: "none" as const };
+    const counted = await bulkResolve(deps, { filter, action: "force-abort", reason: "shard-b came back", operator });
+    expect(counted).toMatchObject({ matched: 3, applied: false, done: 0 });
+    for (const id of ids) expect(await status(id)).toBe("PREPARING");
+    await expect(
+      bulkResolve(deps, { filter, action: "force-abort", reason: "shard-b came back", operator, confirmCount: 2 }),
+    ).rejects.toMatchObject({
+      code: "DECISION_CONFLICT",
+      message: expect.stringMatching(/3 transactions match now, not 2/),
+    });
+    for (const id of ids) expect(await status(id)).toBe("PREPARING");
+    // Retry only selects decided transactions: none of these.
+    expect((await bulkResolve(deps, { filter, action: "retry", reason: "x", operator })).matched).toBe(0);
+    const applied = await bulkResolve(deps, {
+      filter,
+      action: "force-abort",
+      reason: "shard-b came back",
+      operator,
+      confirmCount: 3,
+    });
+    expect(applied).toMatchObject({ matched: 3, applied: true, done: 3, refused: 0, failed: 0 });
+    for (const id of ids) expect(await status(id)).toBe("ABORTED");
+    expect(audits.filter((a) => ids.includes(a.targetId) && a.reason.includes("(bulk force-abort)"))).toHaveLength(3);
   });
 });

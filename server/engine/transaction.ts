@@ -201,8 +201,11 @@ export class Transaction {
       }
       this.ctx.published(this.id, "PREPARING", this.label);
 
-      const votes: Vote[] = await Promise.all(
-        shards.map(async (name) => {
+      // allSettled, not all: an internal failure on one branch must not start the rollback
+      // while another branch's PREPARE is still in flight, or that PREPARE lands after the
+      // rollback looked for it and is left behind.
+      const settled = await Promise.allSettled(
+        shards.map(async (name): Promise<Vote> => {
           const b = this.branches.get(name)!;
           const client = b.client!;
           b.client = null;
@@ -211,6 +214,9 @@ export class Transaction {
           return vote.ok ? { shard: name, yes: true } : { shard: name, yes: false, error: errorMessage(vote.error) };
         }),
       );
+      const failure = settled.find((r) => r.status === "rejected");
+      if (failure) throw failure.reason;
+      const votes = settled.map((r) => (r as PromiseFulfilledResult<Vote>).value);
 
       const no = votes.filter((v) => !v.yes);
       if (no.length > 0) {

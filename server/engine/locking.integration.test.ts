@@ -98,14 +98,14 @@ describe("tx.lock", () => {
     const before = await totalBalance(env.shards);
     let committed = 0;
     const wl = startWorkload(engine, {
-      accounts: 20, // few accounts: transfers contend for the same locks
+      accounts: 40, // few accounts: transfers contend for the same locks
       concurrency: 8,
       rate: 0,
       lockAccounts: true,
       placement: env.placement,
       onResult: (r) => (committed += r.outcome === "committed" ? 1 : 0),
     });
-    await waitFor(async () => committed >= 100, 30_000, "100 locked transfers");
+    await waitFor(async () => committed >= 50, 90_000, "50 locked transfers");
     await wl.stop();
     expect(wl.stats.errors).toBe(0);
     expect(await totalBalance(env.shards)).toEqual(before);
@@ -113,7 +113,7 @@ describe("tx.lock", () => {
       env.shards.map((s) => s.query<{ n: string }>("SELECT count(*) AS n FROM accounts WHERE fence > 0")),
     );
     expect(fenced.reduce((n, r) => n + Number(r.rows[0]!.n), 0)).toBeGreaterThan(0);
-  });
+  }, 120_000);
 
   it("releases the locks of a transaction that recovery finishes", async () => {
     const locks = lockService();

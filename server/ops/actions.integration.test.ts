@@ -186,7 +186,9 @@ describe("operator guards", () => {
       confirmCount: 3,
     });
     expect(applied).toMatchObject({ matched: 3, applied: true, done: 3, refused: 0, failed: 0 });
-    for (const id of ids) expect(await status(id)).toBe("ABORTED");
+    // The ABORT decisions are logged; phase two may be finished by any live engine in this
+    // file (a cleared coordinator is claimable by all), so wait for the outcome to land.
+    await waitFor(async () => (await Promise.all(ids.map(status))).every((s) => s === "ABORTED"), 15_000, "all ABORTED");
     expect(audits.filter((a) => ids.includes(a.targetId) && a.reason.includes("(bulk force-abort)"))).toHaveLength(3);
   });
 });

@@ -44,6 +44,25 @@ const schema = z.object({
   SIM_RATE: intFrom(20),
   SIM_CONCURRENCY: intFrom(8, 1),
   SIM_ACCOUNTS: intFrom(1000, 2),
+  /** Phase-2 deliveries of one branch before its queue entry moves to the dead-letter stream. */
+  COHORT_PHASE2_MAX_DELIVERIES: intFrom(20, 1),
+  /** A pending queue entry idle this long belongs to a dead consumer and is reclaimed (XAUTOCLAIM). */
+  COHORT_QUEUE_RECLAIM_IDLE_MS: intFrom(30_000, 1000),
+  /** RabbitMQ broker whose queues the Queues page shows beside the streams (amqp://user:pass@host:5672/vhost). */
+  COHORT_RABBITMQ_URL: z
+    .string()
+    .regex(/^amqps?:\/\//, "must be an amqp:// URL")
+    .optional(),
+  /** RabbitMQ queues to watch, separated by commas. */
+  COHORT_RABBITMQ_QUEUES: z
+    .string()
+    .default("")
+    .transform((s) => s.split(/[,\s]+/).filter(Boolean)),
+  /** RabbitMQ management API (http://user:pass@host:15672), for unacknowledged counts AMQP does not report. */
+  COHORT_RABBITMQ_MANAGEMENT_URL: z
+    .string()
+    .regex(/^https?:\/\//, "must be an http:// URL")
+    .optional(),
   /** Gives the demo users admin, operator and viewer this password (end-to-end tests); unset: random ones, printed once. */
   COHORT_DEMO_PASSWORD: z.string().min(12, "must be at least 12 characters").max(256).optional(),
 });

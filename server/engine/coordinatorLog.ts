@@ -335,6 +335,145 @@ export class CoordinatorLog {
     return n > 0;
   }
 
+  /** What phase two needs to know before delivering one branch's outcome from the queue. */
+  async branchState(
+    txId: string,
+    shard: string,
+  ): Promise<{ status: TxStatus; decision: Decision | null; ended: boolean; branch: BranchStatus | null } | null> {
+    const rows = await queryRows<{ status: TxStatus; decision: Decision | null; ended: boolean; branch: BranchStatus | null }>(
+      this.lazy,
+      named(
+        "cohort.branch-state",
+        sql`
+      SELECT t.status::text AS status, t.decision::text AS decision, t.ended_at IS NOT NULL AS ended, b.status::text AS branch
+      FROM transactions t LEFT JOIN branches b ON b.tx_id = t.id AND b.shard = ${shard}
+      WHERE t.id = ${txId}::uuid`,
+      ),
+    );
+    return rows[0] ?? null;
+  }
+
+  /**
+   * A queued delivery failed: count the attempt and say when the queue tries again. No
+   * ownership check: whoever delivers a logged decision may record its progress.
+   */
+  async recordDeliveryFailure(rec: {
+    txId: string;
+    shard: string;
+    error: string;
+    nextRetryAt: Date;
+    actor: string;
+  }): Promise<void> {
+    await execute(
+      this.lazy,
+      named(
+        "cohort.delivery-failed",
+        sql`
+      WITH b AS (
+        UPDATE branches SET attempts = attempts + 1, last_error = ${rec.error}, next_retry_at = ${rec.nextRetryAt.toISOString()}::timestamptz
+        WHERE tx_id = ${rec.txId}::uuid AND shard = ${rec.shard} AND status IN ('ACTIVE', 'PREPARED')
+        RETURNING tx_id)
+      INSERT INTO tx_log (tx_id, type, actor, shard, data)
+      SELECT tx_id, 'phase2.error', ${rec.actor}, ${rec.shard},
+        jsonb_build_object('error', ${rec.error}::text, 'nextRetryAt', ${rec.nextRetryAt.toISOString()}::text, 'via', 'queue')
+      FROM b`,
+      ),
+    );
+  }
+
+  /**
+   * A queued delivery succeeded: resolve the branch and, when it was the last unresolved
+   * one, write the end record. One database transaction holding the transaction row's lock,
+   * so two branches delivered at once cannot both see the other as still pending.
+   * Returns whether this call ended the transaction.
+   */
+  async resolveBranch(rec: {
+    txId: string;
+    shard: string;
+    to: "COMMITTED" | "ABORTED";
+    note: string;
+    actor: string;
+  }): Promise<boolean> {
+    const client = await this.lazy.connect();
+    try {
+      await client.query("BEGIN");
+      const locked = await client.query(
+        "SELECT 1 FROM transactions WHERE id = $1::uuid AND ended_at IS NULL AND status IN ('COMMITTING', 'ABORTING') FOR UPDATE",
+        [rec.txId],
+      );
+      if (locked.rowCount === 0) {
+        await client.query("COMMIT");
+        return false;
+      }
+      const resolved = await client.query(
+        `UPDATE branches SET status = $3::"BranchStatus", resolved_at = now(), attempts = attempts + 1, last_error = NULL,
+           next_retry_at = NULL, dead_lettered_at = NULL
+         WHERE tx_id = $1::uuid AND shard = $2 AND status IN ('ACTIVE', 'PREPARED')`,
+        [rec.txId, rec.shard, rec.to],
+      );
+      if ((resolved.rowCount ?? 0) > 0) {
+        await client.query(
+          `INSERT INTO tx_log (tx_id, type, actor, shard, data)
+           VALUES ($1::uuid, 'phase2.done', $2, $3, jsonb_build_object('status', $4::text, 'note', NULLIF($5::text, ''), 'via', 'queue'))`,
+          [rec.txId, rec.actor, rec.shard, rec.to, rec.note],
+        );
+      }
+      const left = await client.query(
+        "SELECT 1 FROM branches WHERE tx_id = $1::uuid AND status IN ('ACTIVE', 'PREPARED') LIMIT 1",
+        [rec.txId],
+      );
+      let ended = false;
+      if (left.rowCount === 0) {
+        await client.query(
+          `UPDATE transactions SET status = $2::"TxStatus", outcome = $2::"TxStatus", ended_at = now(), updated_at = now()
+           WHERE id = $1::uuid`,
+          [rec.txId, rec.to],
+        );
+        await client.query(
+          `INSERT INTO tx_log (tx_id, type, actor, data) VALUES ($1::uuid, 'end', $2, jsonb_build_object('status', $3::text, 'via', 'queue'))`,
+          [rec.txId, rec.actor, rec.to],
+        );
+        ended = true;
+      }
+      await client.query("COMMIT");
+      return ended;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Marks branches as handed to the phase-2 queue (clearing an earlier dead-letter mark), or
+   * as dead-lettered (`deadLettered`), with a timeline record either way.
+   */
+  async markQueued(rec: {
+    txId: string;
+    shards: string[];
+    deadLettered: boolean;
+    detail: unknown;
+    actor: string;
+  }): Promise<void> {
+    await execute(
+      this.lazy,
+      named(
+        "cohort.mark-queued",
+        sql`
+      WITH b AS (
+        UPDATE branches SET dead_lettered_at = CASE WHEN ${rec.deadLettered}::boolean THEN now() END,
+          next_retry_at = CASE WHEN ${rec.deadLettered}::boolean THEN NULL ELSE next_retry_at END
+        WHERE tx_id = ${rec.txId}::uuid AND shard = ANY(${rec.shards}::text[]) AND status IN ('ACTIVE', 'PREPARED')
+        RETURNING tx_id, shard)
+      INSERT INTO tx_log (tx_id, type, actor, shard, data)
+      SELECT tx_id, CASE WHEN ${rec.deadLettered}::boolean THEN 'phase2.dead-lettered' ELSE 'phase2.queued' END, ${rec.actor}, shard,
+        ${json(rec.detail)}::jsonb
+      FROM b`,
+      ),
+    );
+  }
+
   async append(rec: { txId: string; type: string; actor: string; shard?: string; data?: unknown }): Promise<void> {
     await execute(
       this.lazy,

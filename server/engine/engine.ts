@@ -13,6 +13,8 @@ import { startDeadlockDetector, type DeadlockDetector } from "../locks/deadlockD
 import type { LockService } from "../locks/lockService";
 import type { PostgresShard } from "../participants/postgresShard";
 import { CoordinatorLog, type TxStatus } from "./coordinatorLog";
+import { encodePhase2, PHASE2_GROUP, phase2Stream } from "../queues/phase2Entries";
+import { StreamQueue } from "../queues/streamQueue";
 import { PhaseTwo } from "./phaseTwo";
 import { Recovery, type ReconcileReport } from "./recovery";
 import { Transaction } from "./transaction";
@@ -45,6 +47,9 @@ export const defaultEngineOptions: EngineOptions = {
   lockGraceMs: 30_000,
   deadlockCheckMs: 500,
   reconcileEveryMs: 15_000,
+  phase2MaxDeliveries: 20,
+  queueReclaimIdleMs: 30_000,
+  queueNamespace: "cohort",
   host: os.hostname(),
   pid: process.pid,
 };
@@ -60,8 +65,7 @@ export class Engine {
   private readonly recovery: Recovery;
   private readonly shardsByName: Map<string, PostgresShard>;
   private readonly inFlight = new Set<Transaction>();
-  private readonly backgroundWork = new Set<Promise<unknown>>();
-  private readonly drivenInBackground = new Set<string>();
+  private readonly phase2Queue: StreamQueue;
   private state: "new" | "running" | "stopping" | "stopped" = "new";
   private loopTimer: NodeJS.Timeout | null = null;
   private loopRunning: Promise<void> | null = null;
@@ -89,9 +93,31 @@ export class Engine {
       ended: (txId) => this.releaseLocks(txId),
       baseDelayMs: this.options.phase2BaseDelayMs,
       maxDelayMs: this.options.phase2MaxDelayMs,
-      background: (p, txId) => this.track(p, txId),
-      stopping: () => this.state === "stopping" || this.state === "stopped",
+      enqueue: (txId, label, commit, shards) => this.enqueuePhase2(txId, label, commit, shards),
       onError: (m) => this.print(m),
+    });
+    this.phase2Queue = new StreamQueue({
+      redis: deps.redis,
+      stream: phase2Stream(this.options.queueNamespace),
+      group: PHASE2_GROUP,
+      consumer: this.instanceId,
+      maxDeliveries: this.options.phase2MaxDeliveries,
+      baseDelayMs: this.options.phase2BaseDelayMs,
+      maxDelayMs: this.options.phase2MaxDelayMs,
+      reclaimIdleMs: this.options.queueReclaimIdleMs,
+      deleteOnAck: true,
+      log: this.print,
+      onDeadLetter: async (fields, error) => {
+        if (!fields.tx || !fields.shard) return;
+        await this.coordinatorLog.markQueued({
+          txId: fields.tx,
+          shards: [fields.shard],
+          deadLettered: true,
+          detail: { error, deliveries: Number(fields._deliveries ?? 0), by: fields._by ?? "queue" },
+          actor: this.actor,
+        });
+        this.publish(fields.tx, fields.decision === "COMMIT" ? "COMMITTING" : "ABORTING", fields.label ?? "");
+      },
     });
     this.recovery = new Recovery({
       instanceId: this.instanceId,
@@ -101,6 +127,7 @@ export class Engine {
       phaseTwo: this.phaseTwo,
       shards: deps.shards,
       concurrency: this.options.recoveryConcurrency,
+      queuedGraceMs: this.options.queueReclaimIdleMs,
       published: (id, status, label) => this.publish(id, status, label),
     });
   }
@@ -133,6 +160,7 @@ export class Engine {
       state: "started",
       at: Date.now(),
     }).catch(() => undefined);
+    await this.phase2Queue.start((entry) => this.phaseTwo.deliver(entry, this.actor));
     const recovered = await this.recovery.recoverAll();
     const reconciled = await this.reconcile();
     if (this.deps.locks) {
@@ -250,7 +278,7 @@ export class Engine {
     await Promise.all(
       [...this.inFlight].map((tx) => (tx.status === "active" ? tx.abort("engine stopping").catch(() => undefined) : undefined)),
     );
-    await Promise.allSettled([...this.backgroundWork]);
+    await this.phase2Queue.stop();
     await this.events.flush();
     await this.deps.prisma.$executeRaw`
       UPDATE engine_instances SET stopped_at = now(), lease_expires_at = now() WHERE id = ${this.instanceId}::uuid`.catch(
@@ -274,6 +302,8 @@ export class Engine {
     this.state = "stopped";
     if (this.loopTimer) clearTimeout(this.loopTimer);
     void this.deadlocks?.stop();
+    // Stops reading; what it had read stays pending under this consumer, for others to reclaim.
+    void this.phase2Queue.stop();
   }
 
   private scheduleLoop(delayMs = this.options.heartbeatMs): void {
@@ -354,18 +384,26 @@ export class Engine {
     this.events.push({ v: 1, type: "tx.updated", id, status, label, at: Date.now() });
   }
 
-  private track(work: Promise<unknown>, txId: string): void {
-    this.backgroundWork.add(work);
-    this.drivenInBackground.add(txId);
-    void work.finally(() => {
-      this.backgroundWork.delete(work);
-      this.drivenInBackground.delete(txId);
+  private async enqueuePhase2(txId: string, label: string, commit: boolean, shards: string[]): Promise<void> {
+    const decision = commit ? "COMMIT" : "ABORT";
+    const pipe = this.deps.redis.pipeline();
+    for (const shard of shards)
+      pipe.xadd(this.phase2Queue.keys.stream, "*", ...Object.entries(encodePhase2({ tx: txId, shard, decision, label })).flat());
+    const results = (await pipe.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0]!;
+    await this.coordinatorLog.markQueued({
+      txId,
+      shards,
+      deadLettered: false,
+      detail: { stream: this.phase2Queue.keys.stream, decision, ids: results.map(([, id]) => id) },
+      actor: this.actor,
     });
   }
 
   /** Transaction ids something in this process is working on right now. */
   private busyIds(): Set<string> {
-    const ids = new Set(this.drivenInBackground);
+    const ids = new Set<string>();
     for (const tx of this.inFlight) ids.add(tx.id);
     return ids;
   }

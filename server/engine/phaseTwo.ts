@@ -1,9 +1,12 @@
-// Phase two: deliver the logged decision to every branch, retrying with backoff until
-// each one is done. The decision is already durable, so this work may be redone by
-// anybody who owns the transaction later (recovery, another instance).
-import { errorMessage } from "../errors";
+// Phase two: deliver the logged decision to every branch. The first attempt is made in
+// line, by whoever drives the transaction; branches it could not reach go to the phase-2
+// stream (server/queues), whose consumers on every engine instance retry them with backoff
+// and dead-letter them after the delivery limit. The decision is already durable, so this
+// work may be redone by anybody, any number of times.
+import { CohortError, errorMessage } from "../errors";
+import { DeadLetterNow, retryDelay, type QueueEntry } from "../queues/streamQueue";
+import { decodePhase2 } from "../queues/phase2Entries";
 import type { PostgresShard } from "../participants/postgresShard";
-import { backoffDelay } from "./backoff";
 import type { CoordinatorLog, TxStatus } from "./coordinatorLog";
 import type { Clock, EngineHooks } from "./types";
 
@@ -18,9 +21,8 @@ export interface PhaseTwoDeps {
   ended(txId: string): void;
   baseDelayMs: number;
   maxDelayMs: number;
-  /** Keeps retry loops that outlive the call, so stop() can wait for them and the stale sweep skips them. */
-  background(work: Promise<unknown>, txId: string): void;
-  stopping(): boolean;
+  /** Hands branches the first attempt could not reach to the phase-2 queue. */
+  enqueue(txId: string, label: string, commit: boolean, shards: string[]): Promise<void>;
   onError(message: string): void;
 }
 
@@ -40,19 +42,67 @@ export class PhaseTwo {
     opts: { fresh?: boolean } = {},
   ): Promise<string[]> {
     const pending = await this.attempt(txId, label, commit, shards, actor, 0, opts.fresh ?? false);
-    if (pending.length > 0) this.deps.background(this.retry(txId, label, commit, pending, actor), txId);
+    if (pending.length > 0) {
+      // If this fails (Redis unreachable) the branches' next_retry_at goes stale and the
+      // engine's stale sweep drives the transaction again: the log, not the queue, is the truth.
+      await this.deps
+        .enqueue(txId, label, commit, pending)
+        .catch((err: unknown) => this.deps.onError(`queueing phase two of ${txId}: ${errorMessage(err)}`));
+    }
     return pending;
   }
 
-  private async retry(txId: string, label: string, commit: boolean, shards: string[], actor: string): Promise<void> {
-    let pending = shards;
-    for (let attempt = 1; pending.length > 0 && !this.deps.stopping(); attempt++) {
-      await sleep(backoffDelay(attempt, this.deps.baseDelayMs, this.deps.maxDelayMs), this.deps.stopping);
-      if (this.deps.stopping()) return;
-      pending = await this.attempt(txId, label, commit, pending, actor, attempt).catch((err) => {
-        this.deps.onError(`phase two of ${txId}: ${errorMessage(err)}`);
-        return pending;
-      });
+  /**
+   * Delivers one queued branch outcome. Throws to have the queue retry it later; throws
+   * DeadLetterNow when retrying cannot help.
+   */
+  async deliver(entry: QueueEntry, actor: string): Promise<void> {
+    const job = decodePhase2(entry.fields);
+    if (!job) throw new DeadLetterNow(`not a phase-2 entry: ${JSON.stringify(entry.fields).slice(0, 200)}`);
+    const commit = job.decision === "COMMIT";
+    const state = await this.deps.log.branchState(job.tx, job.shard);
+    if (!state) {
+      // No record at all: presumed abort. Rolling back is always safe; committing is not.
+      if (commit) throw new DeadLetterNow(`transaction ${job.tx} has no record in the coordinator log: refusing to commit`);
+    } else {
+      if (state.ended || (state.branch !== "ACTIVE" && state.branch !== "PREPARED")) return; // delivered already
+      const logged = state.decision ?? (state.status === "COMMITTING" ? "COMMIT" : state.status === "ABORTING" ? "ABORT" : null);
+      if (logged === null) {
+        throw new DeadLetterNow(`transaction ${job.tx} has no logged decision (${state.status}): nothing to deliver`);
+      }
+      if (logged !== job.decision) {
+        throw new DeadLetterNow(`the entry says ${job.decision} but the coordinator log says ${logged}: the log wins`);
+      }
+    }
+    const to = commit ? "COMMITTED" : "ABORTED";
+    let note = "";
+    try {
+      const shard = this.deps.shard(job.shard);
+      if (!shard) throw new CohortError("UNKNOWN_SHARD", `shard ${job.shard} is not configured on this engine instance`);
+      if (this.deps.hooks.beforeResolve) await this.deps.hooks.beforeResolve(job.tx, job.shard, commit);
+      const result = commit ? await shard.commitPrepared(job.tx) : await shard.rollbackPrepared(job.tx);
+      if (this.deps.hooks.afterBranchResolved) await this.deps.hooks.afterBranchResolved(job.tx, job.shard, commit);
+      if (result === "missing") note = "already resolved on the shard";
+    } catch (err) {
+      if (state) {
+        const delay = retryDelay(entry.deliveries, this.deps.baseDelayMs, this.deps.maxDelayMs);
+        await this.deps.log
+          .recordDeliveryFailure({
+            txId: job.tx,
+            shard: job.shard,
+            error: errorMessage(err),
+            nextRetryAt: new Date(this.deps.clock.now() + delay),
+            actor,
+          })
+          .catch(() => undefined);
+      }
+      throw err;
+    }
+    if (!state) return;
+    const ended = await this.deps.log.resolveBranch({ txId: job.tx, shard: job.shard, to, note, actor });
+    if (ended) {
+      this.deps.published(job.tx, to, job.label);
+      this.deps.ended(job.tx);
     }
   }
 
@@ -123,22 +173,11 @@ export class PhaseTwo {
       failed: failed.map((f) => ({
         shard: f.shard,
         error: f.error ?? "unknown error",
-        nextRetryAt: new Date(now + backoffDelay(attempt + 1, this.deps.baseDelayMs, this.deps.maxDelayMs, () => 1)),
+        nextRetryAt: new Date(now + retryDelay(attempt + 1, this.deps.baseDelayMs, this.deps.maxDelayMs)),
       })),
       actor,
     });
     // Someone else owns the transaction now (takeover, operator): stop retrying.
     return owned ? failed.map((f) => f.shard) : [];
   }
-}
-
-function sleep(ms: number, cancelled: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const tick = () => {
-      if (cancelled() || Date.now() - started >= ms) return resolve();
-      setTimeout(tick, Math.min(100, ms - (Date.now() - started))).unref();
-    };
-    tick();
-  });
 }

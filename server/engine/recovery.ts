@@ -35,6 +35,8 @@ export interface RecoveryDeps {
   phaseTwo: PhaseTwo;
   shards: PostgresShard[];
   concurrency: number;
+  /** A branch with a queued delivery retried within this long is the phase-2 queue's business. */
+  queuedGraceMs: number;
   published(id: string, status: TxStatus, label: string): void;
 }
 
@@ -102,6 +104,9 @@ export class Recovery {
       FROM transactions t
       WHERE t.coordinator_id = ${me}::uuid AND t.ended_at IS NULL
         AND t.updated_at < now() - make_interval(secs => ${olderThanMs / 1000})
+        -- The phase-2 queue is retrying it, or gave up and a person decides: not stale.
+        AND NOT EXISTS (SELECT 1 FROM branches q WHERE q.tx_id = t.id AND q.status IN ('ACTIVE', 'PREPARED')
+          AND (q.dead_lettered_at IS NOT NULL OR q.next_retry_at > now() - make_interval(secs => ${this.deps.queuedGraceMs / 1000})))
       ORDER BY t.started_at LIMIT 500`;
     const todo = stale.filter((t) => !busy.has(t.id));
     await mapLimit(todo, this.deps.concurrency, (tx) =>

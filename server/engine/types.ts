@@ -36,6 +36,12 @@ export interface EngineOptions {
   reconcileEveryMs: number;
   /** A lock lease outlives its transaction's deadline by this much, to cover phase two. */
   lockGraceMs: number;
+  /** Phase-2 deliveries of a branch before its queue entry is dead-lettered. */
+  phase2MaxDeliveries: number;
+  /** Queue entries idle this long belong to a dead consumer and are reclaimed; must exceed phase2MaxDelayMs. */
+  queueReclaimIdleMs: number;
+  /** Prefix of the queue streams' keys: `<namespace>:q:phase2`. */
+  queueNamespace: string;
   /** How often the deadlock detector looks for wait-for cycles. */
   deadlockCheckMs: number;
   host: string;

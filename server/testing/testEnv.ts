@@ -17,6 +17,8 @@ export interface TestEnv {
   databaseUrl: string;
   shardUrls: { name: string; url: string }[];
   redisUrl: string;
+  /** This file's Redis key prefix for queues (engines get it as queueNamespace). */
+  namespace: string;
   prisma: PrismaClient;
   db: Database;
   lazyDb: Database;
@@ -68,6 +70,7 @@ export async function createTestEnv(
     databaseUrl,
     shardUrls,
     redisUrl,
+    namespace: tag,
     prisma,
     db,
     lazyDb,
@@ -87,7 +90,7 @@ export async function createTestEnv(
         redis,
         shards,
         ...overrides,
-        options: { leaseMs: 1_000, heartbeatMs: 200, ...overrides.options },
+        options: { leaseMs: 1_000, heartbeatMs: 200, queueNamespace: tag, ...overrides.options },
       });
       engines.push(engine);
       await engine.start();
@@ -111,6 +114,8 @@ export async function createTestEnv(
       await Promise.all(shards.map((s) => s.close()));
       await db.close();
       await lazyDb.close();
+      const queueKeys = await redis.keys(`${tag}:q:*`).catch(() => []);
+      if (queueKeys.length > 0) await redis.del(...queueKeys).catch(() => undefined);
       redis.disconnect();
       const c = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
       await c.connect();

@@ -1,5 +1,6 @@
 // npm run inject -- <stuck-prepared|stuck-decided> [--label L]
 // npm run inject -- stuck-lock [--key K] [--owner TXID] [--ttl-ms MS]
+// npm run inject -- shard-down [--shard S] [--seconds N]
 // Fault injection against the running demo (or DATABASE_URL/SHARD_URLS/REDIS_URL): leaves a
 // real two-shard transaction stuck the way a hung coordinator would, for drills and for the
 // end-to-end tests of in-doubt resolution. The injecting engine instance claims a one-hour
@@ -11,6 +12,11 @@
 // frees it. The owner is a random transaction id with no log row unless --owner names one
 // (e.g. a stuck-prepared transaction, to see the console refuse the release). Prints
 // {"key", "token", "owner"}.
+//
+// shard-down makes the demo's engine treat one shard as unreachable for phase-two delivery
+// for N seconds (20 by default) while the workload keeps preparing branches there, so
+// decisions pile up in the phase-2 stream and drain when it ends (the demo's fault hooks,
+// server/sim/faults.ts). Prints {"shard", "until"}.
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -20,6 +26,7 @@ import type { EngineHooks } from "../server/engine/types";
 import { errorMessage } from "../server/errors";
 import { readRuntimeFile } from "../server/infra/runtimeFile";
 import { LockService } from "../server/locks/lockService";
+import { injectPhase2Outage } from "../server/sim/faults";
 import { waitFor } from "../server/testing/waitFor";
 
 const { values, positionals } = parseArgs({
@@ -29,16 +36,20 @@ const { values, positionals } = parseArgs({
     key: { type: "string" },
     owner: { type: "string" },
     "ttl-ms": { type: "string", default: "600000" },
+    shard: { type: "string" },
+    seconds: { type: "string", default: "20" },
   },
 });
 const kind = positionals[0];
-if (kind !== "stuck-prepared" && kind !== "stuck-decided" && kind !== "stuck-lock") {
+if (kind !== "stuck-prepared" && kind !== "stuck-decided" && kind !== "stuck-lock" && kind !== "shard-down") {
   console.error(
     "usage: npm run inject -- <stuck-prepared|stuck-decided> [--label L]\n" +
       "       npm run inject -- stuck-lock [--key K] [--owner TXID] [--ttl-ms MS]\n" +
+      "       npm run inject -- shard-down [--shard S] [--seconds N]\n" +
       "  stuck-prepared  both branches prepared, no decision (force-commit or force-abort)\n" +
       "  stuck-decided   COMMIT logged, phase two never delivered (retry)\n" +
-      "  stuck-lock      an exclusive lock whose holder vanished (release it on the Locks page)",
+      "  stuck-lock      an exclusive lock whose holder vanished (release it on the Locks page)\n" +
+      "  shard-down      phase two cannot reach a shard for N seconds: watch the Queues page",
   );
   process.exit(2);
 }
@@ -65,6 +76,28 @@ if (kind === "stuck-lock") {
   }
 }
 
+if (kind === "shard-down") {
+  try {
+    const config = loadConfig();
+    const running = await readRuntimeFile(config.COHORT_DATA_DIR);
+    if (!running) throw new Error("no running demo found (start it with npm start): shard-down works on the demo's engine only");
+    const seconds = Number(values.seconds);
+    if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new Error("--seconds must be between 1 and 3600");
+    const shard = values.shard ?? running.shards[0]?.name;
+    if (!shard || !running.shards.some((s) => s.name === shard)) {
+      throw new Error(`unknown shard "${shard}" (known: ${running.shards.map((s) => s.name).join(", ")})`);
+    }
+    const redis = new Redis(running.redisUrl, { maxRetriesPerRequest: 2 });
+    const until = await injectPhase2Outage(redis, "cohort", shard, seconds * 1000);
+    redis.disconnect();
+    console.log(JSON.stringify({ shard, until }));
+    process.exit(0);
+  } catch (err) {
+    console.error(`inject: ${errorMessage(err)}`);
+    process.exit(1);
+  }
+}
+
 try {
   const config = loadConfig();
   const running = await readRuntimeFile(config.COHORT_DATA_DIR);
@@ -81,7 +114,8 @@ try {
     redisUrl,
     shards,
     hooks,
-    options: { leaseMs: 3_600_000, heartbeatMs: 600_000 },
+    // This process vanishes at once: it must not take phase-2 entries it would never finish.
+    options: { leaseMs: 3_600_000, heartbeatMs: 600_000, consumePhase2Queue: false },
   });
   await stack.engine.start();
   const [a, b] = [shards[0]!.name, shards[1]!.name];

@@ -11,7 +11,12 @@ import { bootstrapInfrastructure, type Infrastructure } from "./infra/bootstrap"
 import { removeRuntimeFile, writeRuntimeFile } from "./infra/runtimeFile";
 import type { RingService } from "./ring/ringService";
 import { startRing } from "./ring/startRing";
+import { startOutboxRelay, outboxStream, type OutboxRelay } from "./queues/outboxRelay";
+import { RabbitDepths } from "./queues/rabbit";
+import { startQueueSampler, type QueueSampler } from "./queues/sampler";
 import { ensureBankSchema, seedAccounts } from "./sim/bankSchema";
+import { faultHooks, type FaultHooks } from "./sim/faults";
+import { startTransferTotals, type TransferTotalsConsumer } from "./sim/transferTotals";
 import { startWorkload, type Workload } from "./sim/workload";
 
 const log = (line: string) => console.log(`[cohort] ${line}`);
@@ -24,6 +29,11 @@ async function main(): Promise<void> {
   let workload: Workload | null = null;
   let ring: RingService | null = null;
   let consoleHandle: ConsoleHandle | null = null;
+  let relay: OutboxRelay | null = null;
+  let sampler: QueueSampler | null = null;
+  let totals: TransferTotalsConsumer | null = null;
+  let faults: FaultHooks | null = null;
+  let rabbit: RabbitDepths | null = null;
   let stoppingSince = 0;
 
   const shutdown = async (signal: string) => {
@@ -45,7 +55,12 @@ async function main(): Promise<void> {
     await step("workload", workload?.stop);
     await step("rebalance executor", ring?.stop.bind(ring));
     await step("console", consoleHandle?.close);
+    await step("queue sampler", sampler?.stop);
+    await step("outbox consumer", totals?.stop);
     await step("engine", stack?.close);
+    await step("outbox relay", relay?.stop);
+    await step("RabbitMQ connection", rabbit ? () => rabbit!.close() : undefined);
+    faults?.stop();
     await step("databases", infra?.stop);
     log("stopped");
     process.exit(0);
@@ -66,6 +81,15 @@ async function main(): Promise<void> {
   log("starting infrastructure…");
   infra = await bootstrapInfrastructure(config, log);
   for (const line of infra.started) log(`started ${line}`);
+  const namespace = "cohort";
+  if (config.SIM_ENABLED === "1") {
+    // The demo only: lets `npm run inject -- shard-down` fail phase two to one shard for a while.
+    const { Redis } = await import("ioredis");
+    const faultRedis = new Redis(infra.redisUrl, { maxRetriesPerRequest: 2 });
+    faultRedis.on("error", () => undefined);
+    const hooks = faultHooks(faultRedis, namespace);
+    faults = { hooks: hooks.hooks, stop: () => (hooks.stop(), faultRedis.disconnect()) };
+  }
   stack = createEngineStack({
     databaseUrl: infra.databaseUrl,
     redisUrl: infra.redisUrl,
@@ -74,7 +98,11 @@ async function main(): Promise<void> {
       leaseMs: config.ENGINE_LEASE_MS,
       heartbeatMs: config.ENGINE_HEARTBEAT_MS,
       defaultTimeoutMs: config.ENGINE_TX_TIMEOUT_MS,
+      phase2MaxDeliveries: config.COHORT_PHASE2_MAX_DELIVERIES,
+      queueReclaimIdleMs: config.COHORT_QUEUE_RECLAIM_IDLE_MS,
+      queueNamespace: namespace,
     },
+    ...(faults ? { hooks: faults.hooks } : {}),
     log,
   });
   const { recovered, reconciled } = await stack.engine.start();
@@ -82,6 +110,19 @@ async function main(): Promise<void> {
   log(
     `engine ${stack.engine.instanceId} up on ${infra.shards.length} shard(s); recovered ${recovered} transaction(s), resolved ${strays} stray prepared transaction(s)`,
   );
+  // Committed outbox events go to the outbox stream; this engine's commits wake the relay at once.
+  relay = startOutboxRelay({ pool: stack.lazyDb.pool, redis: stack.redis, stream: outboxStream(namespace), log });
+  const relayNow = relay;
+  stack.engine.onOutboxWritten(() => relayNow.nudge());
+  sampler = startQueueSampler({ redis: stack.redis, namespace, log });
+  if (config.COHORT_RABBITMQ_URL) {
+    rabbit = new RabbitDepths({
+      url: config.COHORT_RABBITMQ_URL,
+      queues: config.COHORT_RABBITMQ_QUEUES,
+      managementUrl: config.COHORT_RABBITMQ_MANAGEMENT_URL ?? null,
+    });
+  }
+
   // No default credentials (DESIGN.md §7): a fresh database gets demo users, printed once.
   await ensureDemoUsers(stack.prisma, { password: config.COHORT_DEMO_PASSWORD, print: (text) => console.log(text) });
 
@@ -93,6 +134,7 @@ async function main(): Promise<void> {
 
   if (config.SIM_ENABLED === "1") {
     await seedAccounts(stack.shards, config.SIM_ACCOUNTS, ring.router);
+    totals = await startTransferTotals({ redis: stack.redis, namespace, consumer: `demo-${process.pid}`, log });
     workload = startWorkload(stack.engine, {
       accounts: config.SIM_ACCOUNTS,
       concurrency: config.SIM_CONCURRENCY,
@@ -117,6 +159,7 @@ async function main(): Promise<void> {
       shards: stack.shards,
       engine: stack.engine,
       locks: stack.locks,
+      queues: { namespace, reclaimIdleMs: config.COHORT_QUEUE_RECLAIM_IDLE_MS, rabbit },
     },
     host: config.HOST,
     port: config.PORT,

@@ -8,6 +8,7 @@ import type { Config } from "./config";
 import type { Engine } from "./engine/engine";
 import type { LockService } from "./locks/lockService";
 import type { PostgresShard } from "./participants/postgresShard";
+import type { RabbitDepths } from "./queues/rabbit";
 
 export interface Runtime {
   config: Config;
@@ -22,6 +23,14 @@ export interface Runtime {
   engine: Engine | null;
   /** The lock service (listing, operator release). */
   locks: LockService | null;
+  queues: {
+    /** Queue streams are `<namespace>:q:<name>`. */
+    namespace: string;
+    /** The consumers' reclaim threshold: "retry now" makes an entry idle past it. */
+    reclaimIdleMs: number;
+    /** RabbitMQ queues shown beside the streams, when configured. */
+    rabbit: RabbitDepths | null;
+  };
 }
 
 const KEY = Symbol.for("cohort.runtime");

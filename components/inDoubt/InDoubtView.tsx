@@ -19,6 +19,7 @@ const CAUSE_LABELS = {
   "coordinator-lost": "coordinator lost",
   "shard-unreachable": "shard unreachable",
   "coordinator-stalled": "coordinator stalled",
+  "phase2-dead-lettered": "phase 2 dead-lettered",
 } as const;
 
 export function InDoubtView({ canAct }: { canAct: boolean }) {

@@ -6,7 +6,7 @@ export interface InDoubtTx {
   decision: string | null;
   startedAt: string;
   stalledMs: number;
-  cause: "coordinator-lost" | "shard-unreachable" | "coordinator-stalled";
+  cause: "phase2-dead-lettered" | "coordinator-lost" | "shard-unreachable" | "coordinator-stalled";
   why: string;
   shards: string[];
 }

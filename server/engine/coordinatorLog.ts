@@ -51,11 +51,21 @@ interface PrepareItem {
   gids: string[];
   actor: string;
 }
+/** An outbox event (Debezium's outbox columns), written with the COMMIT decision. */
+export interface OutboxEventInput {
+  id: string;
+  aggregatetype: string;
+  aggregateid: string;
+  type: string;
+  payload: unknown;
+}
+
 interface DecideItem {
   id: string;
   coordinatorId: string;
   shards: string[];
   actor: string;
+  events: OutboxEventInput[];
 }
 interface EndItem {
   id: string;
@@ -156,6 +166,7 @@ export class CoordinatorLog {
   }
 
   private async writeCommitDecisions(items: DecideItem[]): Promise<boolean[]> {
+    const events = items.flatMap((i) => i.events.map((e) => ({ ...e, txId: i.id })));
     const rows = await queryRows<{ id: string }>(
       this.forced,
       named(
@@ -174,6 +185,15 @@ export class CoordinatorLog {
       b AS (
         UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now()
         WHERE tx_id IN (SELECT id FROM t)),
+      -- The transactional outbox: events become visible exactly when the decision does.
+      o AS (
+        INSERT INTO outbox (id, tx_id, aggregatetype, aggregateid, type, payload)
+        SELECT e.id, e.tx_id, e.aggregatetype, e.aggregateid, e.type, e.payload
+        FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.txId)}::uuid[],
+          ${events.map((e) => e.aggregatetype)}::text[], ${events.map((e) => e.aggregateid)}::text[],
+          ${events.map((e) => e.type)}::text[], ${events.map((e) => json(e.payload))}::jsonb[])
+          AS e(id, tx_id, aggregatetype, aggregateid, type, payload)
+        WHERE e.tx_id IN (SELECT id FROM t)),
       l AS (
         INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, 'decision', actor, data FROM t)
       SELECT id::text FROM t`,
@@ -310,7 +330,10 @@ export class CoordinatorLog {
     doneShards?: string[];
     reason?: string;
     actor: string;
+    /** Outbox events of a transaction that commits without branches (no decision record to ride in). */
+    events?: OutboxEventInput[];
   }): Promise<boolean> {
+    const events = tx.events ?? [];
     const branchTo = tx.to === "COMMITTED" ? "COMMITTED" : "ABORTED";
     const n = await execute(
       this.lazy,
@@ -327,7 +350,14 @@ export class CoordinatorLog {
       b AS (
         UPDATE branches SET status = ${branchTo}::"BranchStatus", resolved_at = now(), next_retry_at = NULL,
           attempts = CASE WHEN shard = ANY(${tx.doneShards ?? []}::text[]) THEN attempts + 1 ELSE attempts END
-        WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED'))
+        WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED')),
+      o AS (
+        INSERT INTO outbox (id, tx_id, aggregatetype, aggregateid, type, payload)
+        SELECT e.id, t.id, e.aggregatetype, e.aggregateid, e.type, e.payload
+        FROM t, unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.aggregatetype)}::text[],
+          ${events.map((e) => e.aggregateid)}::text[], ${events.map((e) => e.type)}::text[],
+          ${events.map((e) => json(e.payload))}::jsonb[]) AS e(id, aggregatetype, aggregateid, type, payload)
+        WHERE ${tx.to} = 'COMMITTED')
       INSERT INTO tx_log (tx_id, type, actor, data)
       SELECT id, 'end', ${tx.actor}, ${json({ status: tx.to, reason: tx.reason, resolved: tx.doneShards ?? [] })}::jsonb FROM t`,
       ),

@@ -50,6 +50,7 @@ export const defaultEngineOptions: EngineOptions = {
   phase2MaxDeliveries: 20,
   queueReclaimIdleMs: 30_000,
   queueNamespace: "cohort",
+  consumePhase2Queue: true,
   host: os.hostname(),
   pid: process.pid,
 };
@@ -66,6 +67,7 @@ export class Engine {
   private readonly shardsByName: Map<string, PostgresShard>;
   private readonly inFlight = new Set<Transaction>();
   private readonly phase2Queue: StreamQueue;
+  private readonly outboxListeners = new Set<() => void>();
   private state: "new" | "running" | "stopping" | "stopped" = "new";
   private loopTimer: NodeJS.Timeout | null = null;
   private loopRunning: Promise<void> | null = null;
@@ -132,6 +134,12 @@ export class Engine {
     });
   }
 
+  /** Calls `listener` whenever a transaction of this instance committed outbox events (a relay's wake-up). */
+  onOutboxWritten(listener: () => void): () => void {
+    this.outboxListeners.add(listener);
+    return () => this.outboxListeners.delete(listener);
+  }
+
   get shardNames(): string[] {
     return [...this.shardsByName.keys()];
   }
@@ -160,7 +168,7 @@ export class Engine {
       state: "started",
       at: Date.now(),
     }).catch(() => undefined);
-    await this.phase2Queue.start((entry) => this.phaseTwo.deliver(entry, this.actor));
+    if (this.options.consumePhase2Queue) await this.phase2Queue.start((entry) => this.phaseTwo.deliver(entry, this.actor));
     const recovered = await this.recovery.recoverAll();
     const reconciled = await this.reconcile();
     if (this.deps.locks) {
@@ -218,6 +226,9 @@ export class Engine {
         locks: this.deps.locks ?? null,
         lockGraceMs: this.options.lockGraceMs,
         releaseLocks: (txId) => this.releaseLocks(txId),
+        outboxWritten: () => {
+          for (const listener of this.outboxListeners) listener();
+        },
       },
       { id, label, startedAt, deadline },
     );

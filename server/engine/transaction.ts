@@ -7,7 +7,8 @@ import { formatGid } from "../participants/gid";
 import type { PostgresShard } from "../participants/postgresShard";
 import type { LockService } from "../locks/lockService";
 import type { LockGrant, LockMode } from "../locks/types";
-import type { CoordinatorLog, TxStatus, Vote } from "./coordinatorLog";
+import { v7 as uuidv7 } from "uuid";
+import type { CoordinatorLog, OutboxEventInput, TxStatus, Vote } from "./coordinatorLog";
 import type { BranchClient, Clock, CommitOutcome, EngineHooks } from "./types";
 
 /** What a transaction needs from its engine. */
@@ -30,6 +31,8 @@ export interface TxContext {
   lockGraceMs: number;
   /** Releases every lock of a transaction; called once its outcome reached every branch. */
   releaseLocks(txId: string): void;
+  /** Committed outbox events are waiting: wakes a relay in this process at once. */
+  outboxWritten(): void;
 }
 
 interface Branch {
@@ -51,6 +54,7 @@ export class Transaction {
   private done = false;
   private readonly branches = new Map<string, Branch>();
   private readonly grants = new Map<string, LockGrant>();
+  private readonly events: OutboxEventInput[] = [];
   /** Aborts lock waits when the transaction ends early. */
   private readonly lifetime = new AbortController();
   private readonly timer: NodeJS.Timeout;
@@ -161,6 +165,32 @@ export class Transaction {
     }
   }
 
+  /**
+   * Publishes an event through the transactional outbox: it is written with the COMMIT
+   * decision and relayed to the outbox stream, so consumers see it if and only if the
+   * transaction commits (at least once: deduplicate by the returned event id).
+   */
+  publish(event: { aggregatetype: string; aggregateid: string; type: string; payload: unknown }): string {
+    this.assertActive();
+    for (const key of ["aggregatetype", "aggregateid", "type"] as const) {
+      const v = event[key];
+      if (typeof v !== "string" || v.length === 0 || v.length > 255) {
+        throw new CohortError("BAD_REQUEST", `outbox event ${key} must be a string of 1-255 characters`);
+      }
+    }
+    let size: number;
+    try {
+      size = JSON.stringify(event.payload ?? null).length;
+    } catch (err) {
+      throw new CohortError("BAD_REQUEST", `outbox event payload is not JSON: ${errorMessage(err)}`);
+    }
+    if (size > 64 * 1024) throw new CohortError("BAD_REQUEST", `outbox event payload is ${size} bytes: the limit is 64 KiB`);
+    if (this.events.length >= 1000) throw new CohortError("BAD_REQUEST", "a transaction may publish at most 1000 events");
+    const id = uuidv7();
+    this.events.push({ id, ...event, payload: event.payload ?? null });
+    return id;
+  }
+
   /** Locks taken by this transaction, by key. */
   get locks(): ReadonlyMap<string, LockGrant> {
     return this.grants;
@@ -181,7 +211,9 @@ export class Transaction {
           from: ["ACTIVE"],
           to: "COMMITTED",
           actor: this.ctx.actor,
+          events: this.events,
         });
+        if (this.events.length > 0) this.ctx.outboxWritten();
         this.ctx.published(this.id, "COMMITTED", this.label);
         this.phase = "committed";
         this.ctx.releaseLocks(this.id);
@@ -252,7 +284,9 @@ export class Transaction {
         coordinatorId: this.ctx.instanceId,
         shards,
         actor: this.ctx.actor,
+        events: this.events,
       });
+      if (committed && this.events.length > 0) this.ctx.outboxWritten();
       if (!committed) {
         // Deadline passed, force-aborted or taken over before the commit point: abort.
         const lost = await this.lostDecision();

@@ -40,6 +40,8 @@ export interface EngineOptions {
   phase2MaxDeliveries: number;
   /** Queue entries idle this long belong to a dead consumer and are reclaimed; must exceed phase2MaxDelayMs. */
   queueReclaimIdleMs: number;
+  /** Be a consumer of the phase-2 stream (false for short-lived tools such as fault injection). */
+  consumePhase2Queue: boolean;
   /** Prefix of the queue streams' keys: `<namespace>:q:phase2`. */
   queueNamespace: string;
   /** How often the deadlock detector looks for wait-for cycles. */

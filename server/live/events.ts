@@ -25,7 +25,16 @@ export type CohortEvent =
       cursor: string | null;
       status: RebalanceStatus;
       at: number;
-    };
+    }
+  | QueuesSampledEvent;
+
+/** The queue sampler stored a new point of every stream's figures (server/queues/sampler.ts). */
+export interface QueuesSampledEvent {
+  v: 1;
+  type: "queues.sampled";
+  namespace: string;
+  at: number;
+}
 
 export type RebalanceStatus = "RUNNING" | "CANCELLED" | "FAILED" | "DONE";
 

@@ -12,6 +12,7 @@ import { errorMessage } from "../errors";
 import { EVENTS_STREAM, decodeEvent } from "./events";
 import {
   LIVE_EVENTS,
+  QUEUES_ROOM,
   RING_ROOM,
   TRANSACTIONS_ROOM,
   compareStreamIds,
@@ -27,7 +28,7 @@ type LiveSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
 const streamId = z.string().regex(/^\d{1,20}-\d{1,20}$/);
 const room = z.union([
-  z.enum([TRANSACTIONS_ROOM, "locks", "queues", RING_ROOM]),
+  z.enum([TRANSACTIONS_ROOM, "locks", QUEUES_ROOM, RING_ROOM]),
   z.string().regex(/^tx:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
 ]);
 const rooms = z.array(room).max(100);
@@ -108,6 +109,8 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
     const event = decodeEvent(fields);
     if ((event?.type === "ring.changed" || event?.type === "ring.rebalance") && io.of("/").adapter.rooms.has(RING_ROOM)) {
       io.local.to(RING_ROOM).emit(LIVE_EVENTS.ringUpdated, { ...event, eventId: id });
+    } else if (event?.type === "queues.sampled" && io.of("/").adapter.rooms.has(QUEUES_ROOM)) {
+      io.local.to(QUEUES_ROOM).emit(LIVE_EVENTS.queuesSampled, { at: event.at });
     }
   };
 

@@ -8,6 +8,8 @@ export const LIVE_EVENTS = {
   txUpdated: "tx.updated",
   /** server → client: a ring version or rebalance progress event, to the ring room. */
   ringUpdated: "ring.updated",
+  /** server → client: new queue figures were sampled, to the queues room (refetch them). */
+  queuesSampled: "queues.sampled",
   /** server → client: catch-up after (re)connect or subscribe is done; see LiveReady. */
   ready: "live.ready",
   /** client → server: join rooms ({ rooms }). */
@@ -19,6 +21,7 @@ export const LIVE_EVENTS = {
 export const TRANSACTIONS_ROOM = "transactions";
 export const txRoom = (txId: string): string => `tx:${txId}`;
 export const RING_ROOM = "ring";
+export const QUEUES_ROOM = "queues";
 
 /**
  * Ring events as they are on the stream. They are state, not deltas (a progress event has
@@ -59,6 +62,7 @@ export interface LiveHandshake {
 export interface ServerToClientEvents {
   "tx.updated": (events: LiveTxEvent[]) => void;
   "ring.updated": (event: LiveRingEvent) => void;
+  "queues.sampled": (event: { at: number }) => void;
   "live.ready": (ready: LiveReady) => void;
 }
 

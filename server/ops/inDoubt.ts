@@ -10,7 +10,7 @@ import { readSnapshot, type TxSnapshot } from "./snapshot";
 
 export const DEFAULT_IN_DOUBT_MS = 10_000;
 
-export type InDoubtCause = "coordinator-lost" | "shard-unreachable" | "coordinator-stalled";
+export type InDoubtCause = "phase2-dead-lettered" | "coordinator-lost" | "shard-unreachable" | "coordinator-stalled";
 
 export interface InDoubtTx {
   id: string;
@@ -45,6 +45,7 @@ interface Row {
   lease_expires_at: Date | null;
   shards: string[];
   errors: (string | null)[];
+  dead: boolean[];
 }
 
 export async function listInDoubt(prisma: PrismaClient, filter: InDoubtFilter = {}): Promise<InDoubtTx[]> {
@@ -60,7 +61,8 @@ export async function listInDoubt(prisma: PrismaClient, filter: InDoubtFilter = 
       (i.id IS NOT NULL AND i.lease_expires_at > now() AND i.stopped_at IS NULL) AS owner_live,
       i.lease_expires_at,
       COALESCE(array_agg(b.shard ORDER BY b.shard) FILTER (WHERE b.shard IS NOT NULL), '{}') AS shards,
-      COALESCE(array_agg(b.last_error ORDER BY b.shard) FILTER (WHERE b.shard IS NOT NULL), '{}') AS errors
+      COALESCE(array_agg(b.last_error ORDER BY b.shard) FILTER (WHERE b.shard IS NOT NULL), '{}') AS errors,
+      COALESCE(array_agg(b.dead_lettered_at IS NOT NULL ORDER BY b.shard) FILTER (WHERE b.shard IS NOT NULL), '{}') AS dead
     FROM transactions t
     LEFT JOIN engine_instances i ON i.id = t.coordinator_id
     LEFT JOIN branches b ON b.tx_id = t.id AND b.resolved_at IS NULL
@@ -79,7 +81,14 @@ export async function listInDoubt(prisma: PrismaClient, filter: InDoubtFilter = 
     const failing = r.shards.filter((_, i) => r.errors[i]);
     let cause: InDoubtCause;
     let why: string;
-    if (!r.owner_live) {
+    const dead = r.shards.filter((_, i) => r.dead[i]);
+    if (dead.length > 0) {
+      // The phase-2 queue gave up: nothing retries it until a person does.
+      cause = "phase2-dead-lettered";
+      why = `phase-2 delivery to ${dead.join(", ")} was dead-lettered${
+        r.errors[r.shards.indexOf(dead[0]!)] ? ` (last error: ${r.errors[r.shards.indexOf(dead[0]!)]})` : ""
+      }: requeue it from the Queues page, or retry here`;
+    } else if (!r.owner_live) {
       cause = "coordinator-lost";
       why = r.coordinator_id
         ? `coordinator ${r.coordinator_id} lost its lease${r.lease_expires_at ? ` at ${r.lease_expires_at.toISOString()}` : ""}`

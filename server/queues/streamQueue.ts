@@ -75,16 +75,21 @@ export function fieldsToRecord(flat: string[]): Record<string, string> {
   return out;
 }
 
-/** Creates the group (at the stream's start, so entries added before it are not skipped) and registers the stream. */
-export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<void> {
+/** Lists a stream in its namespace's registry, so the figures and the console show it. */
+export async function registerStream(redis: Redis, stream: string): Promise<void> {
   const at = stream.lastIndexOf(":q:");
   if (at <= 0) throw new Error(`queue stream names look like <namespace>:q:<name> (got ${stream})`);
+  await redis.sadd(registryKey(stream.slice(0, at)), stream);
+}
+
+/** Creates the group (at the stream's start, so entries added before it are not skipped) and registers the stream. */
+export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<void> {
+  await registerStream(redis, stream);
   try {
     await redis.xgroup("CREATE", stream, group, "0", "MKSTREAM");
   } catch (err) {
     if (!errorMessage(err).includes("BUSYGROUP")) throw err;
   }
-  await redis.sadd(registryKey(stream.slice(0, at)), stream);
 }
 
 export async function enqueue(redis: Redis, stream: string, fields: Record<string, string>): Promise<string> {
@@ -178,7 +183,7 @@ export class StreamQueue {
       } catch (err) {
         if (!this.running) return;
         const message = errorMessage(err);
-        if (message.includes("NOGROUP")) {
+        if (message.includes("NOGROUP") || message.includes("UNBLOCKED")) {
           // The stream or group was deleted under us (FLUSHALL, a Redis restart without persistence).
           await ensureGroup(this.opts.redis, this.opts.stream, this.opts.group).catch(() => undefined);
         } else {
@@ -259,9 +264,12 @@ export class StreamQueue {
       if (entries.length > 0) {
         // XAUTOCLAIM does not say how often an entry was delivered: ask, to honour the limit.
         const counts = await this.deliveryCounts(entries.map(([id]) => id));
+        const claimed = entries.map(([id, flat]) => ({ id, fields: fieldsToRecord(flat!), deliveries: counts.get(id) ?? 1 }));
+        // The claim counted a delivery: one past the limit has had its last chance already.
+        for (const e of claimed.filter((c) => c.deliveries > this.opts.maxDeliveries)) await this.deadLetter(e.id, "", "queue");
         await this.handleAll(
           handler,
-          entries.map(([id, flat]) => ({ id, fields: fieldsToRecord(flat!), deliveries: counts.get(id) ?? 1 })),
+          claimed.filter((c) => c.deliveries <= this.opts.maxDeliveries),
         );
       }
       if (next === "0-0") break;

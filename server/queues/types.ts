@@ -18,6 +18,8 @@ export interface GroupFigures {
   lag: number | null;
   /** Read but not acknowledged. */
   pending: number;
+  /** Entries this group ever read (XINFO GROUPS entries-read): with `pending`, the "out" counter for rates. */
+  entriesRead: number | null;
   /** Idle time of the longest-waiting pending entry (among the first 100 pending), or null with none pending. */
   oldestPendingIdleMs: number | null;
   /** Highest delivery count among the pending entries looked at. */

@@ -59,9 +59,10 @@ export async function transfer(
   to: number,
   amount: number,
   timeoutMs?: number,
-  opts: { lockAccounts?: boolean } = {},
+  opts: { lockAccounts?: boolean; publish?: boolean } = {},
 ): Promise<TransferResult> {
-  const attempt = () => attemptOnce(engine, placement, from, to, amount, timeoutMs, opts.lockAccounts ?? false);
+  const attempt = () =>
+    attemptOnce(engine, placement, from, to, amount, timeoutMs, opts.lockAccounts ?? false, opts.publish ?? true);
   const first = await attempt();
   if (!("missing" in first)) return first;
   if (placement.refresh) {
@@ -93,6 +94,7 @@ async function attemptOnce(
   amount: number,
   timeoutMs: number | undefined,
   lockAccounts: boolean,
+  publish: boolean,
 ): Promise<TransferResult | Missing> {
   const tx = await engine.begin({ label: "transfer", ...(timeoutMs ? { timeoutMs } : {}) });
   try {
@@ -124,6 +126,10 @@ async function attemptOnce(
       }
       await tx.abort(`account ${leg.account} not found on ${shard}: moved by a rebalance`);
       return { id: tx.id, missing: { account: leg.account, shard } };
+    }
+    // Through the transactional outbox: consumers see it exactly when the transfer commits.
+    if (publish) {
+      tx.publish({ aggregatetype: "transfer", aggregateid: tx.id, type: "transfer.completed", payload: { from, to, amount } });
     }
     const result = await tx.commit();
     return { id: tx.id, outcome: result.status === "COMMITTED" ? "committed" : "committing" };

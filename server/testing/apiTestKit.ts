@@ -23,6 +23,7 @@ export function useTestRuntime(env: TestEnv): void {
     shards: env.shards,
     engine: null,
     locks: null,
+    queues: { namespace: env.namespace, reclaimIdleMs: 30_000, rabbit: null },
   });
 }
 

@@ -1,0 +1,263 @@
+// The console's side of the queues (DESIGN.md §4): figures of every stream and RabbitMQ
+// queue, one stream's pending entries, dead letters and time series, and the operator
+// actions on entries. Each action is guarded on the server and audited with the user and a
+// reason, refusals included. Phase-2 entries stand for a logged decision, so their guards
+// ask the coordinator log: an entry is never requeued against the log's decision, nor for
+// a transaction that has already ended.
+import type { Redis } from "ioredis";
+import { recordRefusal } from "../audit/audited";
+import { recordAudit } from "../audit/audit";
+import type { PrismaClient } from "../db/prisma";
+import { CohortError } from "../errors";
+import { collectFigures, listStreams } from "../queues/figures";
+import { decodePhase2, type Phase2Entry } from "../queues/phase2Entries";
+import {
+  listDeadLetters,
+  listPending,
+  moveToDead,
+  purgeDead,
+  readDeadLetter,
+  readPending,
+  requeue,
+  retryNow,
+} from "../queues/queueOps";
+import type { RabbitDepths } from "../queues/rabbit";
+import { readSeries } from "../queues/sampler";
+import type { DeadLetter, PendingEntry, QueueSample, RabbitQueueFigures, StreamFigures } from "../queues/types";
+import { getRuntime } from "../runtime";
+import type { Operator } from "./actions";
+
+export interface QueueOpsDeps {
+  prisma: PrismaClient;
+  redis: Redis;
+  namespace: string;
+  reclaimIdleMs: number;
+  rabbit: RabbitDepths | null;
+}
+
+export function consoleQueueDeps(): QueueOpsDeps {
+  const rt = getRuntime();
+  return { prisma: rt.prisma, redis: rt.redis, ...rt.queues };
+}
+
+export interface QueueOverview {
+  /** When the figures were read, and how long reading every stream took. */
+  collectedAt: number;
+  collectMs: number;
+  streams: StreamFigures[];
+  /** null when no RabbitMQ broker is configured. */
+  rabbit: RabbitQueueFigures[] | null;
+}
+
+export async function queueOverview(deps: QueueOpsDeps): Promise<QueueOverview> {
+  const started = performance.now();
+  const [streams, rabbit] = await Promise.all([
+    listStreams(deps.redis, deps.namespace).then((names) => collectFigures(deps.redis, names)),
+    deps.rabbit ? deps.rabbit.collect() : Promise.resolve(null),
+  ]);
+  return { collectedAt: Date.now(), collectMs: Math.round((performance.now() - started) * 10) / 10, streams, rabbit };
+}
+
+export interface GroupPending {
+  group: string;
+  entries: PendingEntry[];
+}
+
+export interface QueueDetail {
+  figures: StreamFigures;
+  pending: GroupPending[];
+  dead: { total: number; entries: DeadLetter[] };
+  series: QueueSample[];
+}
+
+export async function queueDetail(deps: QueueOpsDeps, stream: string): Promise<QueueDetail> {
+  await assertKnownStream(deps, stream);
+  const [figures] = await collectFigures(deps.redis, [stream]);
+  const [pending, dead, series] = await Promise.all([
+    Promise.all(figures!.groups.map(async (g) => ({ group: g.name, entries: await listPending(deps.redis, stream, g.name) }))),
+    listDeadLetters(deps.redis, stream),
+    readSeries(deps.redis, stream),
+  ]);
+  return { figures: figures!, pending, dead, series };
+}
+
+async function assertKnownStream(deps: QueueOpsDeps, stream: string): Promise<void> {
+  const known = await listStreams(deps.redis, deps.namespace);
+  if (!known.includes(stream)) {
+    throw new CohortError("NOT_FOUND", `no queue stream "${stream}" (known: ${known.join(", ") || "none yet"})`);
+  }
+}
+
+async function assertKnownGroup(deps: QueueOpsDeps, stream: string, group: string): Promise<void> {
+  const [figures] = await collectFigures(deps.redis, [stream]);
+  if (!figures!.groups.some((g) => g.name === group)) {
+    throw new CohortError("NOT_FOUND", `stream ${stream} has no consumer group "${group}"`);
+  }
+}
+
+interface EntryAction {
+  stream: string;
+  group: string;
+  id: string;
+  operator: Operator;
+  reason: string;
+}
+
+/** What the console shows after an action. */
+export interface QueueActionResult {
+  ok: true;
+  message: string;
+}
+
+const target = (stream: string, id: string) => `${stream}/${id}`;
+
+/** Runs an action's guards and move, auditing the outcome whatever it is. */
+async function audited(
+  deps: QueueOpsDeps,
+  base: { operator: Operator; action: string; stream: string; id: string; reason: string },
+  work: () => Promise<{ before: unknown; after: unknown; message: string }>,
+): Promise<QueueActionResult> {
+  const auditBase = {
+    user: { id: base.operator.id, name: base.operator.name },
+    action: base.action,
+    targetType: "queue-entry",
+    targetId: target(base.stream, base.id),
+    reason: base.reason,
+  };
+  let done: { before: unknown; after: unknown; message: string };
+  try {
+    done = await work();
+  } catch (err) {
+    await recordRefusal(deps.prisma, auditBase, err);
+    throw err;
+  }
+  await recordAudit(deps.prisma, { ...auditBase, outcome: "ok", before: done.before, after: done.after, message: done.message });
+  return { ok: true, message: done.message };
+}
+
+/** Retry now: the entry is delivered again at once, by its owner or, if that is gone, by any live consumer. */
+export function retryEntry(deps: QueueOpsDeps, a: EntryAction): Promise<QueueActionResult> {
+  return audited(deps, { ...a, action: "queue.retryNow" }, async () => {
+    await assertKnownStream(deps, a.stream);
+    await assertKnownGroup(deps, a.stream, a.group);
+    const before = await readPending(deps.redis, a.stream, a.group, a.id);
+    if (!before) throw notPending(a);
+    const owner = await retryNow(deps.redis, a.stream, a.group, a.id, deps.reclaimIdleMs);
+    return { before, after: { due: "now", owner }, message: `entry ${a.id} is due now (owner ${owner})` };
+  });
+}
+
+/** Moves a pending entry to the dead letters; a phase-2 entry marks its branch as waiting for a person. */
+export function deadLetterEntry(deps: QueueOpsDeps, a: EntryAction): Promise<QueueActionResult> {
+  return audited(deps, { ...a, action: "queue.deadLetter" }, async () => {
+    await assertKnownStream(deps, a.stream);
+    await assertKnownGroup(deps, a.stream, a.group);
+    const before = await readPending(deps.redis, a.stream, a.group, a.id);
+    if (!before) throw notPending(a);
+    const groups = (await collectFigures(deps.redis, [a.stream]))[0]!.groups.length;
+    const moved = await moveToDead(deps.redis, a.stream, a.group, a.id, {
+      error: `moved by ${a.operator.name}: ${a.reason}`,
+      by: `operator:${a.operator.name}`,
+      // Another group may still need the entry: only a stream with one group lets it go.
+      deleteFromStream: groups === 1,
+    });
+    const job = before.fields ? decodePhase2(before.fields) : null;
+    if (job) await markBranch(deps, job, "phase2.dead-lettered", a.operator, { deadId: moved.deadId, reason: a.reason });
+    return {
+      before,
+      after: moved,
+      message: `entry ${a.id} moved to the dead letters as ${moved.deadId} after ${moved.deliveries} deliveries`,
+    };
+  });
+}
+
+/** Puts a dead letter back on its stream; phase-2 entries only while the log still wants that delivery. */
+export function requeueDeadLetter(
+  deps: QueueOpsDeps,
+  a: { stream: string; deadId: string; operator: Operator; reason: string },
+): Promise<QueueActionResult> {
+  return audited(deps, { ...a, id: a.deadId, action: "queue.requeue" }, async () => {
+    await assertKnownStream(deps, a.stream);
+    const before = await readDeadLetter(deps.redis, a.stream, a.deadId);
+    if (!before) {
+      throw new CohortError(
+        "NOT_FOUND",
+        `dead letter ${a.deadId} is not in ${a.stream}'s dead letters: requeued or purged meanwhile`,
+      );
+    }
+    const job = decodePhase2(before.fields);
+    if (job) await assertDeliveryWanted(deps, job);
+    const id = await requeue(deps.redis, a.stream, a.deadId);
+    if (job) await markBranch(deps, job, "phase2.requeued", a.operator, { id, reason: a.reason });
+    return { before, after: { id }, message: `dead letter ${a.deadId} is back on ${a.stream} as ${id}` };
+  });
+}
+
+/** Admin only (the route checks the role): empties the dead letters if they are what was counted. */
+export function purgeDeadLetters(
+  deps: QueueOpsDeps,
+  a: { stream: string; expectedCount: number; expectedLastId: string; operator: Operator; reason: string },
+): Promise<QueueActionResult> {
+  return audited(deps, { ...a, id: "dead", action: "queue.purgeDead" }, async () => {
+    await assertKnownStream(deps, a.stream);
+    const { entries } = await listDeadLetters(deps.redis, a.stream, 1000);
+    const removed = await purgeDead(deps.redis, a.stream, { count: a.expectedCount, lastId: a.expectedLastId });
+    const phase2 = entries.flatMap((e) => {
+      const job = decodePhase2(e.fields);
+      return job ? [`${job.tx}@${job.shard}`] : [];
+    });
+    return {
+      before: {
+        count: a.expectedCount,
+        lastId: a.expectedLastId,
+        entries: entries.slice(0, 100).map((e) => ({ id: e.id, fields: e.fields })),
+      },
+      after: { count: 0 },
+      message:
+        `purged ${removed} dead letter(s)` +
+        (phase2.length > 0
+          ? `; ${phase2.length} phase-2 branch(es) stay marked for attention on the In doubt page (retry them there)`
+          : ""),
+    };
+  });
+}
+
+function notPending(a: EntryAction): CohortError {
+  return new CohortError("NOT_FOUND", `entry ${a.id} is not pending in ${a.stream} (${a.group}): delivered or moved meanwhile`);
+}
+
+/** A requeued phase-2 entry must still be wanted: the transaction unfinished, the branch unresolved, the same decision. */
+async function assertDeliveryWanted(deps: QueueOpsDeps, job: Phase2Entry): Promise<void> {
+  const rows = await deps.prisma.$queryRaw<{ status: string; decision: string | null; ended: boolean; branch: string | null }[]>`
+    SELECT t.status::text AS status, t.decision::text AS decision, t.ended_at IS NOT NULL AS ended, b.status::text AS branch
+    FROM transactions t LEFT JOIN branches b ON b.tx_id = t.id AND b.shard = ${job.shard}
+    WHERE t.id = ${job.tx}::uuid`;
+  const row = rows[0];
+  if (!row) {
+    if (job.decision === "ABORT") return; // presumed abort: rolling back is always safe
+    throw new CohortError("CONFLICT", `transaction ${job.tx} has no record in the coordinator log: a COMMIT cannot be delivered`);
+  }
+  if (row.ended || (row.branch !== "ACTIVE" && row.branch !== "PREPARED")) {
+    throw new CohortError(
+      "CONFLICT",
+      `transaction ${job.tx} already ${row.ended ? `ended ${row.status}` : `has ${job.shard} resolved (${row.branch ?? "no such branch"})`}: nothing to deliver; purge the dead letter instead`,
+    );
+  }
+  if (row.decision && row.decision !== job.decision) {
+    throw new CohortError(
+      "DECISION_CONFLICT",
+      `the dead letter says ${job.decision} but the coordinator log decided ${row.decision}: requeuing it would deliver the wrong outcome`,
+    );
+  }
+}
+
+async function markBranch(deps: QueueOpsDeps, job: Phase2Entry, type: string, operator: Operator, data: object): Promise<void> {
+  const dead = type === "phase2.dead-lettered";
+  await deps.prisma.$executeRaw`
+    WITH b AS (
+      UPDATE branches SET dead_lettered_at = CASE WHEN ${dead}::boolean THEN now() END
+      WHERE tx_id = ${job.tx}::uuid AND shard = ${job.shard} AND status IN ('ACTIVE', 'PREPARED')
+      RETURNING tx_id)
+    INSERT INTO tx_log (tx_id, type, actor, shard, data)
+    SELECT tx_id, ${type}, ${`user:${operator.name}`}, ${job.shard}, ${JSON.stringify(data)}::jsonb FROM b`;
+}

@@ -1,0 +1,203 @@
+// The outbox relay (DESIGN.md §4): moves committed outbox rows from the coordinator
+// database to the outbox stream, at least once.
+//
+// Each batch is one database transaction: lock the oldest rows (FOR UPDATE SKIP LOCKED, so
+// several relays share the work), XADD them, then delete them and commit. A relay that dies
+// after the XADD and before the commit leaves the rows in place: they are relayed again and
+// consumers see a duplicate, which they drop by event id. Nothing committed is ever lost,
+// because a row leaves the table only in a commit that follows its XADD.
+import type { Redis } from "ioredis";
+import type pg from "pg";
+import { errorMessage } from "../errors";
+import { ensureGroup, registerStream, streamName } from "./streamQueue";
+
+export function outboxStream(namespace: string): string {
+  return streamName(namespace, "outbox");
+}
+
+interface Row {
+  seq: string;
+  id: string;
+  tx_id: string;
+  aggregatetype: string;
+  aggregateid: string;
+  type: string;
+  payload: string;
+  created_at: number;
+}
+
+export interface OutboxRelayOptions {
+  pool: pg.Pool;
+  redis: Redis;
+  stream: string;
+  /** Rows per database transaction. */
+  batch?: number;
+  /** How often to look for rows written by other processes; this process's engine wakes the relay at once. */
+  pollMs?: number;
+  /** Trims entries every group has acknowledged, this often. */
+  trimEveryMs?: number;
+  log?: (line: string) => void;
+  /** Fault injection for tests: called after the XADDs and before the commit. */
+  afterPublish?: (ids: string[]) => void | Promise<void>;
+}
+
+export interface OutboxRelay {
+  /** Committed rows are waiting: relay now instead of at the next poll. */
+  nudge(): void;
+  /** Relays until the table is empty (tests, benchmarks). */
+  drain(): Promise<number>;
+  readonly relayed: number;
+  stop(): Promise<void>;
+}
+
+/** Relays one batch; returns how many rows it moved. */
+export async function relayBatch(opts: OutboxRelayOptions): Promise<number> {
+  const client = await opts.pool.connect();
+  try {
+    await client.query("BEGIN");
+    const { rows } = await client.query<Row>(
+      `SELECT seq::text, id::text, tx_id::text, aggregatetype, aggregateid, type, payload::text AS payload,
+         (EXTRACT(EPOCH FROM created_at) * 1000)::float8 AS created_at
+       FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      [opts.batch ?? 500],
+    );
+    if (rows.length === 0) {
+      await client.query("COMMIT");
+      return 0;
+    }
+    const pipe = opts.redis.pipeline();
+    for (const r of rows) {
+      pipe.xadd(
+        opts.stream,
+        "*",
+        "id",
+        r.id,
+        "tx",
+        r.tx_id,
+        "aggregatetype",
+        r.aggregatetype,
+        "aggregateid",
+        r.aggregateid,
+        "type",
+        r.type,
+        "payload",
+        r.payload,
+        "created_at",
+        String(Math.round(r.created_at)),
+      );
+    }
+    const results = (await pipe.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed || results.length !== rows.length) throw failed?.[0] ?? new Error("the XADD pipeline was cut short");
+    if (opts.afterPublish) await opts.afterPublish(rows.map((r) => r.id));
+    await client.query("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [rows.map((r) => r.seq)]);
+    await client.query("COMMIT");
+    return rows.length;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Deletes the entries every consumer group is done with: older than each group's oldest
+ * pending entry and than what it last read. Redis 7.0 has no "trim acknowledged" option.
+ */
+export async function trimConsumed(redis: Redis, stream: string): Promise<number> {
+  const groups = (await redis.call("XINFO", "GROUPS", stream).catch(() => [])) as (string | number)[][];
+  if (groups.length === 0) return 0;
+  let floor: string | null = null;
+  for (const g of groups) {
+    const m = new Map<string, string | number>();
+    for (let i = 0; i + 1 < g.length; i += 2) m.set(String(g[i]), g[i + 1]!);
+    const name = String(m.get("name"));
+    const summary = (await redis.xpending(stream, name)) as [number, string | null, string | null, unknown];
+    const needed = summary[0] > 0 && summary[1] ? summary[1] : nextId(String(m.get("last-delivered-id") ?? "0-0"));
+    if (floor === null || compareIds(needed, floor) < 0) floor = needed;
+  }
+  return floor ? Number(await redis.xtrim(stream, "MINID", floor)) : 0;
+}
+
+function compareIds(a: string, b: string): number {
+  const [am, as] = a.split("-").map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split("-").map(BigInt) as [bigint, bigint];
+  return am === bm ? (as === bs ? 0 : as < bs ? -1 : 1) : am < bm ? -1 : 1;
+}
+
+function nextId(id: string): string {
+  const [ms, seq] = id.split("-") as [string, string];
+  return `${ms}-${BigInt(seq) + 1n}`;
+}
+
+export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
+  const pollMs = opts.pollMs ?? 100;
+  const trimEveryMs = opts.trimEveryMs ?? 5_000;
+  let stopped = false;
+  let relayed = 0;
+  let wake: (() => void) | null = null;
+  let failing = false;
+  let lastTrim = Date.now();
+
+  const loop = (async () => {
+    await registerStream(opts.redis, opts.stream).catch(() => undefined);
+    while (!stopped) {
+      let moved = 0;
+      try {
+        moved = await relayBatch(opts);
+        relayed += moved;
+        if (Date.now() - lastTrim >= trimEveryMs) {
+          lastTrim = Date.now();
+          await trimConsumed(opts.redis, opts.stream);
+        }
+        failing = false;
+      } catch (err) {
+        if (!failing) opts.log?.(`[outbox] relay failed, retrying: ${errorMessage(err)}`);
+        failing = true;
+      }
+      // A full batch means more is waiting: go again at once.
+      if (moved >= (opts.batch ?? 500) || stopped) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(
+          () => {
+            wake = null;
+            resolve();
+          },
+          failing ? 1_000 : pollMs,
+        );
+        wake = () => {
+          clearTimeout(t);
+          wake = null;
+          resolve();
+        };
+      });
+    }
+  })();
+
+  return {
+    nudge: () => wake?.(),
+    drain: async () => {
+      let total = 0;
+      for (;;) {
+        const n = await relayBatch(opts);
+        total += n;
+        relayed += n;
+        if (n === 0) return total;
+      }
+    },
+    get relayed() {
+      return relayed;
+    },
+    stop: async () => {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
+}
+
+/** Creates a consumer group on the outbox stream (before any event is relayed, so it sees them all). */
+export function ensureOutboxGroup(redis: Redis, stream: string, group: string): Promise<void> {
+  return ensureGroup(redis, stream, group);
+}

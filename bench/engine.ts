@@ -36,6 +36,8 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
         concurrency: CONCURRENCY,
         rate: 0,
         placement,
+        // Pure two-phase commit, as the baseline does: the outbox has its own bench (queues).
+        publish: false,
         onResult: (r, ms) => {
           if (r.outcome === "committed") {
             committed++;

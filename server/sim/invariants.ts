@@ -17,6 +17,8 @@ export async function checkInvariants(
   prisma: PrismaClient,
   shards: PostgresShard[],
   expectedTotal: number,
+  /** No relay ran, so the outbox table must hold exactly one event per committed transfer and none of any other. */
+  opts: { outboxUnrelayed?: boolean } = {},
 ): Promise<InvariantReport> {
   const details: string[] = [];
   const { total } = await totalBalance(shards);
@@ -49,7 +51,21 @@ export async function checkInvariants(
     where: { label: "transfer" },
     select: { id: true, status: true, branches: { select: { status: true } } },
   });
+  const events = new Map<string, number>();
+  if (opts.outboxUnrelayed) {
+    const rows = await prisma.$queryRaw<{ tx_id: string; n: bigint }[]>`
+      SELECT tx_id::text, count(*) AS n FROM outbox GROUP BY tx_id`;
+    for (const r of rows) events.set(r.tx_id, Number(r.n));
+  }
   for (const tx of txs) {
+    if (opts.outboxUnrelayed) {
+      const published = events.get(tx.id) ?? 0;
+      const want = tx.status === "COMMITTED" ? 1 : tx.status === "ABORTED" ? 0 : published;
+      if (published !== want) {
+        violations++;
+        if (details.length < 20) details.push(`${tx.id}: ${tx.status} with ${published} outbox event(s), expected ${want}`);
+      }
+    }
     const written = legs.get(tx.id) ?? 0;
     legs.delete(tx.id);
     const branchStates = tx.branches.map((b) => b.status);

@@ -20,6 +20,8 @@ export interface WorkloadOptions {
   placement?: AccountPlacement;
   /** Lock both accounts (tx.lock) and fence the writes with the tokens; needs an engine with a lock service. */
   lockAccounts?: boolean;
+  /** Publish a "transfer.completed" outbox event per transfer (default true). */
+  publish?: boolean;
   onResult?(result: TransferResult, latencyMs: number): void;
   onError?(message: string): void;
 }
@@ -67,6 +69,7 @@ export function startWorkload(engine: Engine, opts: WorkloadOptions): Workload {
       try {
         const result = await transfer(engine, place, from, to, amount, opts.timeoutMs, {
           lockAccounts: opts.lockAccounts ?? false,
+          publish: opts.publish ?? true,
         });
         if (result.rerouted) stats.rerouted++;
         if (result.outcome === "committed" || result.outcome === "committing") stats.committed++;

@@ -1,10 +1,11 @@
-// npm run bench -- <engine|recovery|console|locks|ring> [--json] [--seconds S]
+// npm run bench -- <engine|recovery|console|locks|ring|queues> [--json] [--seconds S]
 import { parseArgs } from "node:util";
 import { loadConfig } from "../server/config";
 import { errorMessage } from "../server/errors";
 import { benchConsole } from "./console";
 import { benchEngine } from "./engine";
 import { benchLocks } from "./locks";
+import { benchQueues } from "./queues";
 import { benchRecovery } from "./recovery";
 import { benchRing } from "./ring";
 
@@ -14,6 +15,7 @@ const suites = {
   console: benchConsole,
   locks: benchLocks,
   ring: benchRing,
+  queues: benchQueues,
 } as const;
 
 const { values, positionals } = parseArgs({

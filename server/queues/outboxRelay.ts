@@ -1,8 +1,8 @@
 // The outbox relay (DESIGN.md §4): moves committed outbox rows from the coordinator
 // database to the outbox stream, at least once.
 //
-// Each batch is one database transaction: lock the oldest rows (FOR UPDATE SKIP LOCKED, so
-// several relays share the work), XADD them, then delete them and commit. A relay that dies
+// Each batch is one database transaction: delete the oldest rows and take them (FOR UPDATE
+// SKIP LOCKED, so several relays share the work), XADD them, then commit. A relay that dies
 // after the XADD and before the commit leaves the rows in place: they are relayed again and
 // consumers see a duplicate, which they drop by event id. Nothing committed is ever lost,
 // because a row leaves the table only in a commit that follows its XADD.
@@ -55,12 +55,15 @@ export async function relayBatch(opts: OutboxRelayOptions): Promise<number> {
   const client = await opts.pool.connect();
   try {
     await client.query("BEGIN");
+    // Delete-and-return in one statement: if the XADDs or the commit fail, the rollback puts
+    // the rows back. RETURNING does not keep the subquery's order, hence the sort.
     const { rows } = await client.query<Row>(
-      `SELECT seq::text, id::text, tx_id::text, aggregatetype, aggregateid, type, payload::text AS payload,
-         (EXTRACT(EPOCH FROM created_at) * 1000)::float8 AS created_at
-       FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+       RETURNING seq::text, id::text, tx_id::text, aggregatetype, aggregateid, type, payload::text AS payload,
+         (EXTRACT(EPOCH FROM created_at) * 1000)::float8 AS created_at`,
       [opts.batch ?? 500],
     );
+    rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
     if (rows.length === 0) {
       await client.query("COMMIT");
       return 0;
@@ -90,7 +93,6 @@ export async function relayBatch(opts: OutboxRelayOptions): Promise<number> {
     const failed = results.find(([err]) => err);
     if (failed || results.length !== rows.length) throw failed?.[0] ?? new Error("the XADD pipeline was cut short");
     if (opts.afterPublish) await opts.afterPublish(rows.map((r) => r.id));
-    await client.query("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [rows.map((r) => r.seq)]);
     await client.query("COMMIT");
     return rows.length;
   } catch (err) {
@@ -137,6 +139,8 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   let stopped = false;
   let relayed = 0;
   let wake: (() => void) | null = null;
+  /** A nudge that arrived while a batch ran: go again instead of sleeping. */
+  let nudged = false;
   let failing = false;
   let lastTrim = Date.now();
 
@@ -144,6 +148,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     await registerStream(opts.redis, opts.stream).catch(() => undefined);
     while (!stopped) {
       let moved = 0;
+      nudged = false;
       try {
         moved = await relayBatch(opts);
         relayed += moved;
@@ -157,7 +162,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         failing = true;
       }
       // A full batch means more is waiting: go again at once.
-      if (moved >= (opts.batch ?? 500) || stopped) continue;
+      if (moved >= (opts.batch ?? 500) || stopped || (nudged && !failing)) continue;
       await new Promise<void>((resolve) => {
         const t = setTimeout(
           () => {
@@ -176,7 +181,10 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   })();
 
   return {
-    nudge: () => wake?.(),
+    nudge: () => {
+      nudged = true;
+      wake?.();
+    },
     drain: async () => {
       let total = 0;
       for (;;) {

@@ -41,7 +41,15 @@ export default defineConfig({
     timeout: 180_000,
     reuseExistingServer: false,
     // The demo users admin, operator and viewer get this password (e2e/support/auth.ts).
-    env: { PORT: String(PORT), COHORT_DATA_DIR: ".cohort/e2e", COHORT_DEMO_PASSWORD: "e2e-demo-password" },
+    // RabbitMQ: the local broker's queue "cohort-e2e" is shown beside the streams (e2e/queues.spec.ts).
+    env: {
+      PORT: String(PORT),
+      COHORT_DATA_DIR: ".cohort/e2e",
+      COHORT_DEMO_PASSWORD: "e2e-demo-password",
+      COHORT_RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:5672",
+      COHORT_RABBITMQ_QUEUES: "cohort-e2e",
+      COHORT_RABBITMQ_MANAGEMENT_URL: "http://guest:guest@127.0.0.1:15672",
+    },
     stdout: "pipe",
     stderr: "pipe",
     gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },

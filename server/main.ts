@@ -57,8 +57,8 @@ async function main(): Promise<void> {
     await step("console", consoleHandle?.close);
     await step("queue sampler", sampler?.stop);
     await step("outbox consumer", totals?.stop);
-    await step("engine", stack?.close);
     await step("outbox relay", relay?.stop);
+    await step("engine", stack?.close);
     await step("RabbitMQ connection", rabbit ? () => rabbit!.close() : undefined);
     faults?.stop();
     await step("databases", infra?.stop);

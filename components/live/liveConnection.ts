@@ -4,6 +4,7 @@
 import { io, type Socket } from "socket.io-client";
 import {
   LIVE_EVENTS,
+  QUEUES_ROOM,
   RING_ROOM,
   TRANSACTIONS_ROOM,
   compareStreamIds,
@@ -31,6 +32,8 @@ export interface LiveSubscription {
   onResync(): void;
   /** Ring events, for subscriptions to the ring room. */
   onRingEvent?(event: LiveRingEvent): void;
+  /** New queue figures were sampled (about once a second), for subscriptions to the queues room. */
+  onQueuesSampled?(event: { at: number }): void;
 }
 
 type LiveClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -113,6 +116,12 @@ class LiveConnection {
     socket.on(LIVE_EVENTS.ringUpdated, (event) => {
       for (const subscription of this.subscriptions) {
         if (subscription.rooms.includes(RING_ROOM)) subscription.onRingEvent?.(event);
+      }
+    });
+    // A signal to refetch, not state: nothing to replay or order either.
+    socket.on(LIVE_EVENTS.queuesSampled, (event) => {
+      for (const subscription of this.subscriptions) {
+        if (subscription.rooms.includes(QUEUES_ROOM)) subscription.onQueuesSampled?.(event);
       }
     });
     socket.on(LIVE_EVENTS.ready, (ready) => this.onReady(ready));

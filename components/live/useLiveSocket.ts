@@ -14,16 +14,25 @@ export interface UseLiveSocketOptions {
   onResync?: () => void;
   /** Ring version and rebalance events (room "ring"). */
   onRingEvent?: (event: LiveRingEvent) => void;
+  /** New queue figures were sampled (room "queues"): refetch them. */
+  onQueuesSampled?: (event: { at: number }) => void;
 }
 
 /**
  * Joins rooms on the page's one live connection and reports its state. Handlers are
  * expected to write into the TanStack Query cache, not into component state.
  */
-export function useLiveSocket({ rooms, onTxEvents, onResync, onRingEvent }: UseLiveSocketOptions): ConnectionSnapshot {
+export function useLiveSocket({
+  rooms,
+  onTxEvents,
+  onResync,
+  onRingEvent,
+  onQueuesSampled,
+}: UseLiveSocketOptions): ConnectionSnapshot {
   const handleTxEvents = useEffectEvent((events: LiveTxEvent[]) => onTxEvents?.(events));
   const handleResync = useEffectEvent(() => onResync?.());
   const handleRingEvent = useEffectEvent((event: LiveRingEvent) => onRingEvent?.(event));
+  const handleQueuesSampled = useEffectEvent((event: { at: number }) => onQueuesSampled?.(event));
   // A stable key, so callers may pass a fresh array literal on every render.
   const roomKey = [...rooms].sort().join("\n");
 
@@ -34,6 +43,7 @@ export function useLiveSocket({ rooms, onTxEvents, onResync, onRingEvent }: UseL
         onTxEvents: (events) => handleTxEvents(events),
         onResync: () => handleResync(),
         onRingEvent: (event) => handleRingEvent(event),
+        onQueuesSampled: (event) => handleQueuesSampled(event),
       }),
     [roomKey],
   );

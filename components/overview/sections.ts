@@ -12,6 +12,6 @@ export const SECTIONS: Section[] = [
   { title: "Transactions", href: "/transactions", blurb: "Every transaction, filtered and live" },
   { title: "In doubt", href: "/in-doubt", blurb: "Prepared branches waiting for an outcome" },
   { title: "Locks", href: "/locks", blurb: "Held locks, waiters and deadlocks" },
-  { title: "Queues", href: null, blurb: "Phase-2 delivery, outbox and dead letters" },
+  { title: "Queues", href: "/queues", blurb: "Phase-2 delivery, outbox and dead letters" },
   { title: "Ring", href: "/ring", blurb: "Shard placement and rebalancing" },
 ];

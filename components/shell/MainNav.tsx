@@ -1,6 +1,6 @@
 "use client";
-// The console's sections. Queues is shown before it exists so the shape of
-// the console is visible; its owner turns it into a link.
+// The console's sections. A section that does not exist yet can be listed in PLACEHOLDERS,
+// so the shape of the console is visible; its owner turns it into a link.
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import type { Role } from "@/server/auth/roles";
@@ -10,12 +10,13 @@ const LINKS: { href: string; label: string; admin?: boolean }[] = [
   { href: "/transactions", label: "Transactions" },
   { href: "/in-doubt", label: "In doubt" },
   { href: "/locks", label: "Locks" },
+  { href: "/queues", label: "Queues" },
   { href: "/ring", label: "Ring" },
   { href: "/audit", label: "Audit" },
   { href: "/users", label: "Users", admin: true },
 ];
 
-const PLACEHOLDERS = ["Queues"];
+const PLACEHOLDERS: string[] = [];
 
 export function MainNav({ role }: { role: Role }) {
   const pathname = usePathname();

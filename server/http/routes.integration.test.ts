@@ -13,6 +13,12 @@ import * as logoutRoute from "@/app/api/auth/logout/route";
 import * as meRoute from "@/app/api/auth/me/route";
 import * as inDoubtBulkRoute from "@/app/api/in-doubt/bulk/route";
 import * as inDoubtRoute from "@/app/api/in-doubt/route";
+import * as queueDeadLetterRoute from "@/app/api/queues/dead-letter/route";
+import * as queuePurgeRoute from "@/app/api/queues/purge/route";
+import * as queueRequeueRoute from "@/app/api/queues/requeue/route";
+import * as queueRetryRoute from "@/app/api/queues/retry/route";
+import * as queuesRoute from "@/app/api/queues/route";
+import * as queueStreamRoute from "@/app/api/queues/stream/route";
 import * as reconcileRoute from "@/app/api/shards/[name]/reconcile/route";
 import * as txActionRoute from "@/app/api/transactions/[id]/actions/[action]/route";
 import * as txResolutionRoute from "@/app/api/transactions/[id]/resolution/route";
@@ -58,6 +64,8 @@ interface RouteUnderTest {
 
 /** A well-formed transaction id that is in no log. */
 const UNKNOWN_TX = randomUUID();
+/** A well-formed queue stream name that no queue uses. */
+const PROBE_STREAM = "probe:q:phase2";
 
 const ROUTES: RouteUnderTest[] = [
   {
@@ -129,6 +137,43 @@ const ROUTES: RouteUnderTest[] = [
     role: "operator",
     params: () => ({ name: "shard-a" }),
     body: () => ({ reason: "probing the API" }),
+  },
+  // Queues (server/ops/queues.ts): stream names hold colons, so they travel in the query or the body.
+  { method: "GET", path: () => "/api/queues", handler: queuesRoute.GET, role: "viewer" },
+  {
+    method: "GET",
+    path: () => `/api/queues/stream?name=${encodeURIComponent(PROBE_STREAM)}`,
+    handler: queueStreamRoute.GET,
+    role: "viewer",
+    query: ["name"],
+  },
+  {
+    method: "POST",
+    path: () => "/api/queues/retry",
+    handler: queueRetryRoute.POST,
+    role: "operator",
+    body: () => ({ stream: PROBE_STREAM, group: "engines", id: "1-0", reason: "probing the API" }),
+  },
+  {
+    method: "POST",
+    path: () => "/api/queues/dead-letter",
+    handler: queueDeadLetterRoute.POST,
+    role: "operator",
+    body: () => ({ stream: PROBE_STREAM, group: "engines", id: "1-0", reason: "probing the API" }),
+  },
+  {
+    method: "POST",
+    path: () => "/api/queues/requeue",
+    handler: queueRequeueRoute.POST,
+    role: "operator",
+    body: () => ({ stream: PROBE_STREAM, deadId: "1-0", reason: "probing the API" }),
+  },
+  {
+    method: "POST",
+    path: () => "/api/queues/purge",
+    handler: queuePurgeRoute.POST,
+    role: "admin",
+    body: () => ({ stream: PROBE_STREAM, expectedCount: 1, expectedLastId: "1-0", reason: "probing the API" }),
   },
 ];
 

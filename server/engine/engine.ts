@@ -130,6 +130,7 @@ export class Engine {
       shards: deps.shards,
       concurrency: this.options.recoveryConcurrency,
       queuedGraceMs: this.options.queueReclaimIdleMs,
+      hooks: this.hooks,
       published: (id, status, label) => this.publish(id, status, label),
     });
   }

@@ -8,6 +8,7 @@ import { parseGid } from "../participants/gid";
 import type { PostgresShard } from "../participants/postgresShard";
 import type { CoordinatorLog, Decision, TxStatus } from "./coordinatorLog";
 import type { PhaseTwo } from "./phaseTwo";
+import type { EngineHooks } from "./types";
 
 export interface ClaimedTx {
   id: string;
@@ -37,6 +38,8 @@ export interface RecoveryDeps {
   concurrency: number;
   /** A branch with a queued delivery retried within this long is the phase-2 queue's business. */
   queuedGraceMs: number;
+  /** Reconciliation delivers outcomes too: a shard that phase two cannot reach (fault injection) is unreachable here as well. */
+  hooks: EngineHooks;
   published(id: string, status: TxStatus, label: string): void;
 }
 
@@ -219,6 +222,7 @@ export class Recovery {
         why = `log says ${row.decision ?? row.status}`;
       }
       try {
+        if (this.deps.hooks.beforeResolve) await this.deps.hooks.beforeResolve(p.parsed.txId, shard.name, commit);
         const result = await shard.resolveGid(p.gid, commit);
         if (result === "done") {
           if (commit) report.committed++;

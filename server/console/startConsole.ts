@@ -51,8 +51,10 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
     });
   });
 
-  const pub = runtime.redis.duplicate();
-  const sub = runtime.redis.duplicate();
+  // Without auto-pipelining: the adapter's close() sends UNSUBSCRIBE without awaiting it, and
+  // an auto-pipelined one would go out after our QUIT and reject as "Connection is closed".
+  const pub = runtime.redis.duplicate({ enableAutoPipelining: false });
+  const sub = runtime.redis.duplicate({ enableAutoPipelining: false });
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
     serveClient: false,
     adapter: createAdapter(pub, sub),

@@ -46,8 +46,11 @@ const schema = z.object({
   SIM_ACCOUNTS: intFrom(1000, 2),
   /** Phase-2 deliveries of one branch before its queue entry moves to the dead-letter stream. */
   COHORT_PHASE2_MAX_DELIVERIES: intFrom(20, 1),
-  /** A pending queue entry idle this long belongs to a dead consumer and is reclaimed (XAUTOCLAIM). */
-  COHORT_QUEUE_RECLAIM_IDLE_MS: intFrom(30_000, 1000),
+  /**
+   * A pending queue entry idle this long belongs to a dead consumer and is reclaimed (XAUTOCLAIM).
+   * Above the longest phase-2 backoff (10 s), or live consumers' retries would be stolen.
+   */
+  COHORT_QUEUE_RECLAIM_IDLE_MS: intFrom(30_000, 10_001),
   /** RabbitMQ broker whose queues the Queues page shows beside the streams (amqp://user:pass@host:5672/vhost). */
   COHORT_RABBITMQ_URL: z
     .string()

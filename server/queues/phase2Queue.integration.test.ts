@@ -149,4 +149,32 @@ describe("phase-2 queue", () => {
     expect(await env.redis.hlen(queueKeys(stream()).errors)).toBe(0);
     await rescuer.stop();
   });
+
+  it("drives a transaction again from the log when Redis loses its queue entry", async () => {
+    const down = { b: true };
+    const engine = await env.engine({
+      options: {
+        phase2BaseDelayMs: 20,
+        phase2MaxDelayMs: 100,
+        phase2MaxDeliveries: 1_000,
+        queueReclaimIdleMs: 1_000,
+        reconcileEveryMs: 200,
+      },
+      hooks: {
+        beforeResolve: (_tx, shard) => {
+          if (shard === "shard-b" && down.b) throw new Error("shard-b unreachable (test)");
+        },
+      },
+    });
+    const txId = await commitWithShardBDown(engine, "test-lost-entry");
+    await waitFor(async () => (await env.redis.xlen(stream())) === 1, 5_000, "the entry queued");
+    // A Redis restart without persistence: the stream and its group are gone.
+    await env.redis.del(stream(), queueKeys(stream()).errors);
+    down.b = false;
+    // Nothing in Redis will deliver it now; the stale sweep notices the retries stopped and drives it by the log.
+    await waitFor(async () => (await txRow(txId)).status === "COMMITTED", 15_000, "COMMITTED by the stale sweep");
+    expect(await ledgerRows("shard-b", txId)).toBe(1);
+    expect(await env.shard("shard-b").isPrepared(txId)).toBe(false);
+    await engine.stop();
+  });
 });

@@ -11,6 +11,9 @@ import type pg from "pg";
 import { errorMessage } from "../errors";
 import { ensureGroup, registerStream, streamName } from "./streamQueue";
 
+/** How many events the outbox stream keeps while no consumer group reads it. */
+export const UNCONSUMED_MAXLEN = 1_000_000;
+
 export function outboxStream(namespace: string): string {
   return streamName(namespace, "outbox");
 }
@@ -109,7 +112,8 @@ export async function relayBatch(opts: OutboxRelayOptions): Promise<number> {
  */
 export async function trimConsumed(redis: Redis, stream: string): Promise<number> {
   const groups = (await redis.call("XINFO", "GROUPS", stream).catch(() => [])) as (string | number)[][];
-  if (groups.length === 0) return 0;
+  // Nobody consumes yet: keep a generous history for a group created later, not everything.
+  if (groups.length === 0) return Number(await redis.xtrim(stream, "MAXLEN", "~", UNCONSUMED_MAXLEN).catch(() => 0));
   let floor: string | null = null;
   for (const g of groups) {
     const m = new Map<string, string | number>();

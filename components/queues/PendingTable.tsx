@@ -1,6 +1,6 @@
 // One group's pending entries (read, not acknowledged): who holds each, how often it was
 // delivered, how long it has been idle and its last error. Operators may make an entry due
-// now or move it to the dead letters.
+// now, give it to another live consumer of the group (claim), or move it to the dead letters.
 import type { GroupPending } from "@/server/ops/queues";
 import type { GroupFigures } from "@/server/queues/types";
 import { EntryFields } from "./EntryFields";
@@ -65,6 +65,21 @@ export function PendingTable({ stream, pending, figures, onAction }: PendingTabl
                     >
                       Retry now
                     </button>
+                    {(figures?.consumers.length ?? 0) > 1 && (
+                      <button
+                        type="button"
+                        className="button button-quiet"
+                        aria-label={`Claim ${e.id}`}
+                        onClick={() => {
+                          const to = figures!.consumers
+                            .filter((c) => c.name !== e.consumer)
+                            .sort((a, b) => a.idleMs - b.idleMs)[0];
+                          onAction({ kind: "claim", stream, group, id: e.id, consumer: to?.name ?? "" });
+                        }}
+                      >
+                        Claim…
+                      </button>
+                    )}
                     <button
                       type="button"
                       className="button button-quiet"

@@ -64,6 +64,31 @@ export function QueueActionDialog({ action: initial, detail, onClose, onDone }: 
         </ReasonDialog>
       );
     }
+    case "claim": {
+      const entry = findPending(detail, action.group, action.id);
+      const consumers = detail.figures.groups.find((g) => g.name === action.group)?.consumers ?? [];
+      return (
+        <ReasonDialog {...common} title={`Claim entry ${action.id} for another consumer`} confirmLabel="Claim">
+          <PendingFacts stream={action.stream} group={action.group} id={action.id} entry={entry} />
+          <label className="field">
+            <span>New consumer</span>
+            <select value={action.consumer} onChange={(e) => setAction({ ...action, consumer: e.target.value })}>
+              {consumers
+                .filter((c) => c.name !== entry?.consumer)
+                .map((c) => (
+                  <option key={c.name} value={c.name}>
+                    {c.name} (idle {age(c.idleMs)}, {count(c.pending)} pending)
+                  </option>
+                ))}
+            </select>
+          </label>
+          <p className="muted">
+            The entry moves to that consumer and is due at once there, without counting a delivery. Only a live consumer (one that
+            read within the reclaim threshold) may take it.
+          </p>
+        </ReasonDialog>
+      );
+    }
     case "dead-letter": {
       const entry = findPending(detail, action.group, action.id);
       return (

@@ -29,6 +29,7 @@ export function queuesHref(stream: string | null): string {
 export type QueueActionRequest =
   | { kind: "retry"; stream: string; group: string; id: string }
   | { kind: "dead-letter"; stream: string; group: string; id: string }
+  | { kind: "claim"; stream: string; group: string; id: string; consumer: string }
   | { kind: "requeue"; stream: string; deadId: string }
   | { kind: "purge"; stream: string; expectedCount: number; expectedLastId: string };
 

@@ -36,6 +36,19 @@ export const entryActionSchema = z.object({
   reason: reasonSchema,
 });
 
+/** POST /api/queues/claim */
+export const claimSchema = z.object({
+  stream: streamNameSchema,
+  group: groupSchema,
+  id: streamIdSchema,
+  consumer: z
+    .string({ error: "a consumer is required" })
+    .min(1, "a consumer is required")
+    .max(200, "a consumer name is at most 200 characters")
+    .regex(QUEUE_NAME_PATTERN, "a consumer name has only letters, digits and _ . : -"),
+  reason: reasonSchema,
+});
+
 /** POST /api/queues/requeue */
 export const requeueSchema = z.object({ stream: streamNameSchema, deadId: streamIdSchema, reason: reasonSchema });
 

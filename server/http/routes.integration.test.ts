@@ -17,6 +17,7 @@ import * as queueDeadLetterRoute from "@/app/api/queues/dead-letter/route";
 import * as queuePurgeRoute from "@/app/api/queues/purge/route";
 import * as queueRequeueRoute from "@/app/api/queues/requeue/route";
 import * as queueRetryRoute from "@/app/api/queues/retry/route";
+import * as queueClaimRoute from "@/app/api/queues/claim/route";
 import * as queuesRoute from "@/app/api/queues/route";
 import * as queueStreamRoute from "@/app/api/queues/stream/route";
 import * as reconcileRoute from "@/app/api/shards/[name]/reconcile/route";
@@ -160,6 +161,13 @@ const ROUTES: RouteUnderTest[] = [
     handler: queueDeadLetterRoute.POST,
     role: "operator",
     body: () => ({ stream: PROBE_STREAM, group: "engines", id: "1-0", reason: "probing the API" }),
+  },
+  {
+    method: "POST",
+    path: () => "/api/queues/claim",
+    handler: queueClaimRoute.POST,
+    role: "operator",
+    body: () => ({ stream: PROBE_STREAM, group: "engines", id: "1-0", consumer: "someone", reason: "probing the API" }),
   },
   {
     method: "POST",

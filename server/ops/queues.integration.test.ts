@@ -9,6 +9,7 @@
 // written straight into the coordinator log.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as claimRoute from "@/app/api/queues/claim/route";
 import * as deadLetterRoute from "@/app/api/queues/dead-letter/route";
 import * as purgeRoute from "@/app/api/queues/purge/route";
 import * as requeueRoute from "@/app/api/queues/requeue/route";
@@ -22,7 +23,7 @@ import { encodePhase2, PHASE2_GROUP, phase2Stream, type Phase2Entry } from "../q
 import { ensureGroup, queueKeys } from "../queues/streamQueue";
 import { callRoute, createTestSession, json, useTestRuntime, type TestSession } from "../testing/apiTestKit";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
-import type { QueueDetail, QueueOverview } from "./queues";
+import { claimEntry, type QueueDetail, type QueueOverview } from "./queues";
 
 let env: TestEnv;
 let stream: string;
@@ -84,6 +85,7 @@ const post = (handler: RouteHandler, path: string, session: TestSession, body: u
   callRoute(handler, { method: "POST", path, session, body });
 const retry = (session: TestSession, body: unknown) => post(retryRoute.POST, "/api/queues/retry", session, body);
 const deadLetter = (session: TestSession, body: unknown) => post(deadLetterRoute.POST, "/api/queues/dead-letter", session, body);
+const claim = (session: TestSession, body: unknown) => post(claimRoute.POST, "/api/queues/claim", session, body);
 const requeue = (session: TestSession, body: unknown) => post(requeueRoute.POST, "/api/queues/requeue", session, body);
 const purge = (session: TestSession, body: unknown) => post(purgeRoute.POST, "/api/queues/purge", session, body);
 
@@ -187,6 +189,61 @@ describe("entry actions", () => {
       ["queue.retryNow", "ok", operator.user.id, operator.user.name, "shard-a is back"],
     ]);
     expect(audit[0]!.before).toMatchObject({ id, consumer: CONSUMER, deliveries: 1, lastError: "shard-a down" });
+  });
+
+  it("claims a pending entry for another live consumer, due at once, and refuses unknown, dead or current owners", async () => {
+    const tx = await logTransaction({ status: "COMMITTING", decision: "COMMIT", ended: false, branch: "PREPARED" });
+    const id = await pendingEntry({ tx, shard: "shard-a", decision: "COMMIT", label: "claim" }, "stuck consumer");
+    // A live consumer: it just joined the group.
+    await env.redis.xgroup("CREATECONSUMER", stream, PHASE2_GROUP, "engine-live");
+
+    const viewerTry = await claim(viewer, { stream, group: PHASE2_GROUP, id, consumer: "engine-live", reason: "not mine to do" });
+    await expectProblem(viewerTry, 403, "FORBIDDEN");
+    await expectProblem(
+      await claim(operator, { stream, group: PHASE2_GROUP, id, consumer: "nobody", reason: "typo in the consumer" }),
+      404,
+      "NOT_FOUND",
+    );
+    await expectProblem(
+      await claim(operator, { stream, group: PHASE2_GROUP, id, consumer: CONSUMER, reason: "already there" }),
+      409,
+      "CONFLICT",
+    );
+    const ok = await claim(operator, {
+      stream,
+      group: PHASE2_GROUP,
+      id,
+      consumer: "engine-live",
+      reason: "engine-gone is stuck",
+    });
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    const [row] = (await env.redis.xpending(stream, PHASE2_GROUP, id, id, 1)) as [string, string, number, number][];
+    expect(row![1]).toBe("engine-live");
+    expect(row![3]).toBe(1); // no delivery counted
+    expect(row![2]).toBeGreaterThanOrEqual(28_000); // past every backoff, short of the 30 s reclaim threshold
+    expect(row![2]).toBeLessThan(30_000);
+
+    // A consumer silent for longer than the reclaim threshold counts as dead.
+    await new Promise((r) => setTimeout(r, 120));
+    const deps = { prisma: env.prisma, redis: env.redis, namespace: env.namespace, reclaimIdleMs: 100, rabbit: null };
+    await expect(
+      claimEntry(deps, {
+        stream,
+        group: PHASE2_GROUP,
+        id,
+        consumer: CONSUMER,
+        operator: { id: operator.user.id, name: operator.user.name },
+        reason: "back to the dead one",
+      }),
+    ).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("looks dead") });
+
+    const audit = await auditOf(id);
+    expect(audit.map((a) => [a.action, a.outcome, a.reason])).toEqual([
+      ["queue.claim", "refused", "typo in the consumer"],
+      ["queue.claim", "refused", "already there"],
+      ["queue.claim", "ok", "engine-gone is stuck"],
+      ["queue.claim", "refused", "back to the dead one"],
+    ]);
   });
 
   it("moves a phase-2 entry to the dead letters and requeues it while the log still wants it", async () => {

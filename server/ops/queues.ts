@@ -12,6 +12,7 @@ import { CohortError } from "../errors";
 import { collectFigures, listStreams } from "../queues/figures";
 import { decodePhase2, type Phase2Entry } from "../queues/phase2Entries";
 import {
+  claimTo,
   listDeadLetters,
   listPending,
   moveToDead,
@@ -144,6 +145,43 @@ export function retryEntry(deps: QueueOpsDeps, a: EntryAction): Promise<QueueAct
     if (!before) throw notPending(a);
     const owner = await retryNow(deps.redis, a.stream, a.group, a.id, deps.reclaimIdleMs);
     return { before, after: { due: "now", owner }, message: `entry ${a.id} is due now (owner ${owner})` };
+  });
+}
+
+/**
+ * Claim: hands a pending entry to another consumer of its group, e.g. away from one that is
+ * stuck. Only to a consumer that is alive (it read or claimed within the reclaim threshold):
+ * an entry given to a dead consumer would only wait for the reclaim.
+ */
+export function claimEntry(deps: QueueOpsDeps, a: EntryAction & { consumer: string }): Promise<QueueActionResult> {
+  return audited(deps, { ...a, action: "queue.claim" }, async () => {
+    await assertKnownStream(deps, a.stream);
+    const [figures] = await collectFigures(deps.redis, [a.stream]);
+    const group = figures!.groups.find((g) => g.name === a.group);
+    if (!group) throw new CohortError("NOT_FOUND", `stream ${a.stream} has no consumer group "${a.group}"`);
+    const target = group.consumers.find((c) => c.name === a.consumer);
+    if (!target) {
+      throw new CohortError(
+        "NOT_FOUND",
+        `group ${a.group} has no consumer "${a.consumer}" (known: ${group.consumers.map((c) => c.name).join(", ") || "none"})`,
+      );
+    }
+    if (target.idleMs >= deps.reclaimIdleMs) {
+      throw new CohortError(
+        "CONFLICT",
+        `consumer ${a.consumer} has read nothing for ${Math.round(target.idleMs / 1000)} s, past the ${Math.round(deps.reclaimIdleMs / 1000)} s reclaim threshold: it looks dead, and the entry would only wait there`,
+      );
+    }
+    const before = await readPending(deps.redis, a.stream, a.group, a.id);
+    if (!before) throw notPending(a);
+    if (before.consumer === a.consumer) throw new CohortError("CONFLICT", `entry ${a.id} is already ${a.consumer}'s`);
+    // Past the longest phase-2 backoff (10 s) where the threshold allows, and 2 s short of it.
+    await claimTo(deps.redis, a.stream, a.group, a.id, a.consumer, Math.max(0, deps.reclaimIdleMs - 2_000));
+    return {
+      before,
+      after: { consumer: a.consumer },
+      message: `entry ${a.id} moved from ${before.consumer} to ${a.consumer}, due now`,
+    };
   });
 }
 

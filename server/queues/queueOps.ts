@@ -97,6 +97,26 @@ export async function retryNow(redis: Redis, stream: string, group: string, id: 
   return owner;
 }
 
+/**
+ * Gives a pending entry to `consumer` and makes it due for that consumer without counting a
+ * delivery: idle `idleMs`, which the caller keeps past the longest backoff and below the
+ * reclaim threshold, so the new owner retries it on its next tick and nobody else takes it.
+ * Throws NOT_FOUND when it is not pending.
+ */
+export async function claimTo(
+  redis: Redis,
+  stream: string,
+  group: string,
+  id: string,
+  consumer: string,
+  idleMs: number,
+): Promise<void> {
+  const claimed = (await redis.xclaim(stream, group, consumer, 0, id, "IDLE", idleMs, "JUSTID")) as string[];
+  if (claimed.length === 0) {
+    throw new CohortError("NOT_FOUND", `entry ${id} is not pending in ${stream} (${group}): delivered or moved meanwhile`);
+  }
+}
+
 /** Moves a pending entry to the dead letters. Throws NOT_FOUND when it is not pending. */
 export async function moveToDead(
   redis: Redis,

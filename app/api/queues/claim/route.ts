@@ -1,0 +1,8 @@
+import { claimSchema } from "@/components/queues/queueInputs";
+import { api } from "@/server/http/api";
+import { claimEntry, consoleQueueDeps } from "@/server/ops/queues";
+
+/** POST /api/queues/claim {stream, group, id, consumer, reason} — a pending entry goes to another live consumer (audited). */
+export const POST = api({ role: "operator", body: claimSchema }, ({ user, body }) =>
+  claimEntry(consoleQueueDeps(), { ...body, operator: { id: user.id, name: user.name } }),
+);

@@ -5,7 +5,7 @@
 // over, force-aborted or timed out finds zero rows and learns it lost.
 import type pg from "pg";
 import type { PrismaClient } from "../db/prisma";
-import { execute, named, queryRows, sql } from "../db/sql";
+import { execute, named, queryRows, sql, type SqlQuery } from "../db/sql";
 import { GroupCommit } from "./groupCommit";
 
 export type TxStatus = "ACTIVE" | "PREPARING" | "COMMITTING" | "COMMITTED" | "ABORTING" | "ABORTED";
@@ -37,6 +37,27 @@ export interface Vote {
 
 const json = (v: unknown) => JSON.stringify(v ?? null);
 
+/**
+ * The transactional outbox: a CTE inserting `events` for the transactions that the CTE `t`
+ * changed, so they become visible exactly when that change does.
+ */
+function insertOutbox(events: (OutboxEventInput & { txId: string })[]): SqlQuery {
+  return sql`o AS (
+        INSERT INTO outbox (id, tx_id, aggregatetype, aggregateid, type, payload)
+        SELECT e.id, e.tx_id, e.aggregatetype, e.aggregateid, e.type, e.payload
+        FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.txId)}::uuid[],
+          ${events.map((e) => e.aggregatetype)}::text[], ${events.map((e) => e.aggregateid)}::text[],
+          ${events.map((e) => e.type)}::text[], ${events.map((e) => json(e.payload))}::jsonb[])
+          AS e(id, tx_id, aggregatetype, aggregateid, type, payload)
+        WHERE e.tx_id IN (SELECT id FROM t))`;
+}
+
+/** What every batched state change carries (see CoordinatorLog.casBatch). */
+interface BatchItem {
+  id: string;
+  coordinatorId: string;
+  actor: string;
+}
 interface BeginItem {
   id: string;
   label: string;
@@ -44,12 +65,9 @@ interface BeginItem {
   deadlineAt: Date;
   actor: string;
 }
-interface PrepareItem {
-  id: string;
-  coordinatorId: string;
+interface PrepareItem extends BatchItem {
   shards: string[];
   gids: string[];
-  actor: string;
 }
 /** An outbox event (Debezium's outbox columns), written with the COMMIT decision. */
 export interface OutboxEventInput {
@@ -60,18 +78,12 @@ export interface OutboxEventInput {
   payload: unknown;
 }
 
-interface DecideItem {
-  id: string;
-  coordinatorId: string;
+interface DecideItem extends BatchItem {
   shards: string[];
-  actor: string;
   events: OutboxEventInput[];
 }
-interface EndItem {
-  id: string;
-  coordinatorId: string;
+interface EndItem extends BatchItem {
   doneShards: string[];
-  actor: string;
 }
 
 export class CoordinatorLog {
@@ -134,17 +146,15 @@ export class CoordinatorLog {
     return items.map(() => undefined);
   }
 
-  private async writePreparing(items: PrepareItem[]): Promise<boolean[]> {
+  private writePreparing(items: PrepareItem[]): Promise<boolean[]> {
     const branches = items.flatMap((i) => i.shards.map((shard, k) => ({ id: i.id, shard, gid: i.gids[k]! })));
-    const rows = await queryRows<{ id: string }>(
+    return this.casBatch(
       this.lazy,
-      named(
-        "cohort.prepare",
-        sql`
-      WITH x AS (
-        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[],
-          ${items.map((i) => i.actor)}::text[], ${items.map((i) => json({ shards: i.shards }))}::jsonb[])
-          AS x(id, coordinator_id, actor, data)),
+      "cohort.prepare",
+      "prepare",
+      items,
+      (i) => ({ shards: i.shards }),
+      sql`
       t AS (
         UPDATE transactions tx SET status = 'PREPARING', updated_at = now()
         FROM x WHERE tx.id = x.id AND tx.status = 'ACTIVE' AND tx.coordinator_id = x.coordinator_id
@@ -155,28 +165,20 @@ export class CoordinatorLog {
         SELECT b.tx_id, b.shard, b.gid, 'ACTIVE'
         FROM unnest(${branches.map((b) => b.id)}::uuid[], ${branches.map((b) => b.shard)}::text[],
           ${branches.map((b) => b.gid)}::text[]) AS b(tx_id, shard, gid)
-        WHERE b.tx_id IN (SELECT id FROM t)),
-      l AS (
-        INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, 'prepare', actor, data FROM t)
-      SELECT id::text FROM t`,
-      ),
+        WHERE b.tx_id IN (SELECT id FROM t))`,
     );
-    const ok = new Set(rows.map((r) => r.id));
-    return items.map((i) => ok.has(i.id));
   }
 
-  private async writeCommitDecisions(items: DecideItem[]): Promise<boolean[]> {
-    const events = items.flatMap((i) => i.events.map((e) => ({ ...e, txId: i.id })));
-    const rows = await queryRows<{ id: string }>(
+  private writeCommitDecisions(items: DecideItem[]): Promise<boolean[]> {
+    // The outbox CTE stays in the statement when a batch has no events: with empty arrays it
+    // costs nothing measurable, and one statement text keeps one prepared plan per connection.
+    return this.casBatch(
       this.forced,
-      named(
-        "cohort.decide-commit",
-        sql`
-      WITH x AS (
-        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[],
-          ${items.map((i) => i.actor)}::text[],
-          ${items.map((i) => json({ decision: "COMMIT", votes: Object.fromEntries(i.shards.map((s) => [s, "yes"])) }))}::jsonb[])
-          AS x(id, coordinator_id, actor, data)),
+      "cohort.decide-commit",
+      "decision",
+      items,
+      (i) => ({ decision: "COMMIT", votes: Object.fromEntries(i.shards.map((s) => [s, "yes"])) }),
+      sql`
       t AS (
         UPDATE transactions tx SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now()
         FROM x WHERE tx.id = x.id AND tx.status = 'PREPARING' AND tx.coordinator_id = x.coordinator_id
@@ -185,48 +187,90 @@ export class CoordinatorLog {
       b AS (
         UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now()
         WHERE tx_id IN (SELECT id FROM t)),
-      -- The transactional outbox: events become visible exactly when the decision does.
-      o AS (
-        INSERT INTO outbox (id, tx_id, aggregatetype, aggregateid, type, payload)
-        SELECT e.id, e.tx_id, e.aggregatetype, e.aggregateid, e.type, e.payload
-        FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.txId)}::uuid[],
-          ${events.map((e) => e.aggregatetype)}::text[], ${events.map((e) => e.aggregateid)}::text[],
-          ${events.map((e) => e.type)}::text[], ${events.map((e) => json(e.payload))}::jsonb[])
-          AS e(id, tx_id, aggregatetype, aggregateid, type, payload)
-        WHERE e.tx_id IN (SELECT id FROM t)),
-      l AS (
-        INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, 'decision', actor, data FROM t)
-      SELECT id::text FROM t`,
-      ),
+      ${insertOutbox(items.flatMap((i) => i.events.map((e) => ({ ...e, txId: i.id }))))}`,
     );
-    const ok = new Set(rows.map((r) => r.id));
-    return items.map((i) => ok.has(i.id));
   }
 
-  private async writeCommitted(items: EndItem[]): Promise<boolean[]> {
-    const rows = await queryRows<{ id: string }>(
+  private writeCommitted(items: EndItem[]): Promise<boolean[]> {
+    return this.casBatch(
       this.lazy,
-      named(
-        "cohort.end-commit",
-        sql`
-      WITH x AS (
-        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[],
-          ${items.map((i) => i.actor)}::text[], ${items.map((i) => json({ status: "COMMITTED", resolved: i.doneShards }))}::jsonb[])
-          AS x(id, coordinator_id, actor, data)),
+      "cohort.end-commit",
+      "end",
+      items,
+      (i) => ({ status: "COMMITTED", resolved: i.doneShards }),
+      sql`
       t AS (
         UPDATE transactions tx SET status = 'COMMITTED', outcome = 'COMMITTED', ended_at = now(), updated_at = now()
         FROM x WHERE tx.id = x.id AND tx.status = 'COMMITTING' AND tx.coordinator_id = x.coordinator_id
         RETURNING tx.id, x.actor, x.data),
       b AS (
         UPDATE branches SET status = 'COMMITTED', resolved_at = now(), next_retry_at = NULL, attempts = attempts + 1
-        WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED')),
+        WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED'))`,
+    );
+  }
+
+  /**
+   * One batched state change: the items are the rows of `x` (id, coordinator_id, actor,
+   * data); `change` is the CTEs that follow, among them `t`, the compare-and-set on the
+   * transactions, returning (id, actor, data) of each row it changed. Each change gets a
+   * `recordType` record in its timeline. Returns, per item, whether `t` changed it.
+   */
+  private async casBatch<I extends BatchItem>(
+    pool: pg.Pool,
+    name: string,
+    recordType: string,
+    items: I[],
+    data: (item: I) => unknown,
+    change: SqlQuery,
+  ): Promise<boolean[]> {
+    const rows = await queryRows<{ id: string }>(
+      pool,
+      named(
+        name,
+        sql`
+      WITH x AS (
+        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[],
+          ${items.map((i) => i.actor)}::text[], ${items.map((i) => json(data(i)))}::jsonb[])
+          AS x(id, coordinator_id, actor, data)),
+      ${change},
       l AS (
-        INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, 'end', actor, data FROM t)
+        INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, ${recordType}::text, actor, data FROM t)
       SELECT id::text FROM t`,
       ),
     );
-    const ok = new Set(rows.map((r) => r.id));
-    return items.map((i) => ok.has(i.id));
+    const changed = new Set(rows.map((r) => r.id));
+    return items.map((i) => changed.has(i.id));
+  }
+
+  /**
+   * ACTIVE → COMMITTED for a transaction that did no branch work: nothing to prepare, so
+   * the decision and the end are one record. Its outbox events are then its only effect,
+   * so with events this is forced like a COMMIT decision. False when the transaction is no
+   * longer its coordinator's to commit (force-aborted, taken over, past its deadline).
+   */
+  async commitWithoutBranches(tx: {
+    id: string;
+    coordinatorId: string;
+    actor: string;
+    events: OutboxEventInput[];
+  }): Promise<boolean> {
+    const n = await execute(
+      tx.events.length > 0 ? this.forced : this.lazy,
+      named(
+        "cohort.commit-without-branches",
+        sql`
+      WITH t AS (
+        UPDATE transactions SET status = 'COMMITTED', outcome = 'COMMITTED', decision = 'COMMIT', decided_at = now(),
+          ended_at = now(), updated_at = now()
+        WHERE id = ${tx.id}::uuid AND status = 'ACTIVE' AND coordinator_id = ${tx.coordinatorId}::uuid
+          AND decision IS NULL AND deadline_at > now()
+        RETURNING id),
+      ${insertOutbox(tx.events.map((e) => ({ ...e, txId: tx.id })))}
+      INSERT INTO tx_log (tx_id, type, actor, data)
+      SELECT id, 'end', ${tx.actor}, ${json({ status: "COMMITTED", resolved: [] })}::jsonb FROM t`,
+      ),
+    );
+    return n > 0;
   }
 
   /**
@@ -318,48 +362,27 @@ export class CoordinatorLog {
   }
 
   /**
-   * The end record: COMMITTING → COMMITTED or ABORTING/ACTIVE → ABORTED, with every
-   * branch not yet resolved set to the outcome (branches that voted no stay FAILED). The
-   * branches resolved by this last round are listed in the end record's data.
+   * The end record of an abort: ABORTING → ABORTED, with every branch not yet resolved
+   * set to ABORTED (branches that voted no stay FAILED). The branches resolved by this last
+   * round are listed in the end record's data.
    */
-  async finish(tx: {
-    id: string;
-    coordinatorId: string | null;
-    from: TxStatus[];
-    to: "COMMITTED" | "ABORTED";
-    doneShards?: string[];
-    reason?: string;
-    actor: string;
-    /** Outbox events of a transaction that commits without branches (no decision record to ride in). */
-    events?: OutboxEventInput[];
-  }): Promise<boolean> {
-    const events = tx.events ?? [];
-    const branchTo = tx.to === "COMMITTED" ? "COMMITTED" : "ABORTED";
+  async finishAborted(tx: { id: string; coordinatorId: string; doneShards?: string[]; actor: string }): Promise<boolean> {
+    const doneShards = tx.doneShards ?? [];
     const n = await execute(
       this.lazy,
       named(
-        "cohort.finish",
+        "cohort.finish-abort",
         sql`
       WITH t AS (
-        UPDATE transactions SET status = ${tx.to}::"TxStatus", outcome = ${tx.to}::"TxStatus", ended_at = now(), updated_at = now(),
-          decision = COALESCE(decision, ${tx.to === "COMMITTED" ? "COMMIT" : "ABORT"}::"Decision"),
-          abort_reason = COALESCE(abort_reason, ${tx.reason ?? null})
-        WHERE id = ${tx.id}::uuid AND status = ANY(${tx.from}::"TxStatus"[])
-          AND (${tx.coordinatorId}::uuid IS NULL OR coordinator_id = ${tx.coordinatorId}::uuid)
+        UPDATE transactions SET status = 'ABORTED', outcome = 'ABORTED', ended_at = now(), updated_at = now()
+        WHERE id = ${tx.id}::uuid AND status = 'ABORTING' AND coordinator_id = ${tx.coordinatorId}::uuid
         RETURNING id),
       b AS (
-        UPDATE branches SET status = ${branchTo}::"BranchStatus", resolved_at = now(), next_retry_at = NULL,
-          attempts = CASE WHEN shard = ANY(${tx.doneShards ?? []}::text[]) THEN attempts + 1 ELSE attempts END
-        WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED')),
-      o AS (
-        INSERT INTO outbox (id, tx_id, aggregatetype, aggregateid, type, payload)
-        SELECT e.id, t.id, e.aggregatetype, e.aggregateid, e.type, e.payload
-        FROM t, unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.aggregatetype)}::text[],
-          ${events.map((e) => e.aggregateid)}::text[], ${events.map((e) => e.type)}::text[],
-          ${events.map((e) => json(e.payload))}::jsonb[]) AS e(id, aggregatetype, aggregateid, type, payload)
-        WHERE ${tx.to} = 'COMMITTED')
+        UPDATE branches SET status = 'ABORTED', resolved_at = now(), next_retry_at = NULL,
+          attempts = CASE WHEN shard = ANY(${doneShards}::text[]) THEN attempts + 1 ELSE attempts END
+        WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED'))
       INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'end', ${tx.actor}, ${json({ status: tx.to, reason: tx.reason, resolved: tx.doneShards ?? [] })}::jsonb FROM t`,
+      SELECT id, 'end', ${tx.actor}, ${json({ status: "ABORTED", resolved: doneShards })}::jsonb FROM t`,
       ),
     );
     return n > 0;

@@ -1,5 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CohortError } from "../errors";
+import { forceAbort } from "../ops/actions";
 import { applyLeg } from "../sim/transfer";
 import { totalBalance } from "../sim/bankSchema";
 import { startWorkload } from "../sim/workload";
@@ -32,6 +34,23 @@ const timeline = async (id: string) =>
     (r) => (r.shard ? `${r.type}@${r.shard}` : r.type),
   );
 const preparedCount = async () => (await Promise.all(env.shards.map((s) => s.listPrepared()))).flat().length;
+const outboxRowsOf = async (txId: string) =>
+  Number((await env.db.pool.query<{ n: string }>("SELECT count(*) AS n FROM outbox WHERE tx_id = $1", [txId])).rows[0]!.n);
+const operator = { id: "00000000-0000-0000-0000-000000000001", name: "test-operator" };
+
+/** The SQL text of every statement run on `pool` while `fn` runs (the statements still run). */
+async function statementsOn(pool: pg.Pool, fn: () => Promise<unknown>): Promise<string[]> {
+  const spy = vi.spyOn(pool, "query");
+  try {
+    await fn();
+    return spy.mock.calls.map((args) => {
+      const q: unknown = args[0];
+      return typeof q === "string" ? q : (q as { text: string }).text;
+    });
+  } finally {
+    spy.mockRestore();
+  }
+}
 
 // Accounts 0 and 1 live on shard-a and shard-b (account % 2).
 describe("two-phase commit across shards", () => {
@@ -168,6 +187,99 @@ describe("two-phase commit across shards", () => {
     expect(await ledgerRows("shard-a", tx.id)).toBe(0);
     expect(await preparedCount()).toBe(0);
     await broken.stop();
+  });
+
+  it("aborts everywhere when a shard drops a branch's connection before PREPARE", async () => {
+    const tx = await engine.begin({ label: "test-connection-lost" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 18, -1));
+    const pid = await tx.run("shard-b", async (c) => {
+      await applyLeg(c, tx.id, 19, 1);
+      return (await c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+    });
+    // The shard restarts, or an administrator kills the session, while the branch waits for commit.
+    await env.shard("shard-b").query("SELECT pg_terminate_backend($1)", [pid]);
+    await new Promise((r) => setTimeout(r, 100));
+    const err = await tx.commit().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "VOTED_NO", message: expect.stringMatching(/shard-b/) });
+    const row = await txRow(tx.id);
+    expect(row.status).toBe("ABORTED");
+    const b = Object.fromEntries(row.branches.map((x) => [x.shard, x]));
+    expect(b["shard-b"]).toMatchObject({ status: "FAILED", vote: false });
+    expect(b["shard-a"]).toMatchObject({ status: "ABORTED", vote: true });
+    expect(await ledgerRows("shard-a", tx.id)).toBe(0);
+    expect(await ledgerRows("shard-b", tx.id)).toBe(0);
+    expect(await preparedCount()).toBe(0);
+  });
+
+  it("logs the abort at once when a branch fails while commit() waits for it", async () => {
+    const tx = await engine.begin({ label: "test-fails-during-commit" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 20, -1));
+    // Not awaited: commit() starts while this branch's work is still running.
+    const failing = tx.run("shard-b", (c) => c.query("SELECT pg_sleep(0.05), 1/0")).catch((e: unknown) => e);
+    await expect(tx.commit()).rejects.toMatchObject({ code: "BRANCH_FAILED" });
+    expect(await failing).toMatchObject({ code: "BRANCH_FAILED" });
+    // Not left ACTIVE for the stale sweep (every reconcileEveryMs) to find.
+    await waitFor(async () => (await txRow(tx.id)).status === "ABORTED", 2_000, "ABORTED in the log");
+    expect(await ledgerRows("shard-a", tx.id)).toBe(0);
+    expect(await preparedCount()).toBe(0);
+  });
+
+  it("commits a transaction without branch work, forcing its outbox events", async () => {
+    const tx = await engine.begin({ label: "test-branchless" });
+    tx.publish({ aggregatetype: "test", aggregateid: tx.id, type: "test.branchless", payload: { n: 1 } });
+    // The events are the transaction's only effect: like a COMMIT decision they must be on disk before the caller hears COMMITTED.
+    const lazy = await statementsOn(env.lazyDb.pool, async () => {
+      const forced = await statementsOn(env.db.pool, async () => {
+        await expect(tx.commit()).resolves.toEqual({ id: tx.id, status: "COMMITTED" });
+      });
+      expect(forced.filter((q) => q.includes("INSERT INTO outbox"))).toHaveLength(1);
+    });
+    expect(lazy.filter((q) => q.includes("INSERT INTO outbox"))).toHaveLength(0);
+    expect(await outboxRowsOf(tx.id)).toBe(1);
+    const row = await txRow(tx.id);
+    expect(row).toMatchObject({ status: "COMMITTED", decision: "COMMIT", branches: [] });
+    expect(await timeline(tx.id)).toEqual(["begin", "end"]);
+  });
+
+  it("does not report COMMITTED for a transaction without branch work that an operator force-aborted", async () => {
+    const tx = await engine.begin({ label: "test-branchless-aborted" });
+    tx.publish({ aggregatetype: "test", aggregateid: tx.id, type: "test.never", payload: null });
+    const deps = { prisma: env.prisma, pool: env.db.pool, shards: new Map(env.shards.map((s) => [s.name, s])), engine: null };
+    await forceAbort(deps, { txId: tx.id, operator, reason: "stuck" });
+    await expect(tx.commit()).rejects.toMatchObject({ code: "TX_ABORTED", message: expect.stringMatching(/force-aborted/) });
+    expect(await outboxRowsOf(tx.id)).toBe(0);
+    // Left unowned by the operator: this engine takes it over and ends it.
+    await waitFor(async () => (await txRow(tx.id)).status === "ABORTED", 5_000, "ABORTED");
+    expect(await outboxRowsOf(tx.id)).toBe(0);
+  });
+
+  it("refuses new work once stopped, and aborts what was still active", async () => {
+    const stopping = await env.engine();
+    const active = await stopping.begin({ label: "test-active-at-stop" });
+    await active.run("shard-a", (c) => applyLeg(c, active.id, 22, -1));
+    await stopping.stop({ drainMs: 50 });
+    await expect(active.commit()).rejects.toMatchObject({
+      code: "TX_ABORTED",
+      message: expect.stringMatching(/engine stopping/),
+    });
+    expect((await txRow(active.id)).status).toBe("ABORTED");
+    expect(await ledgerRows("shard-a", active.id)).toBe(0);
+    await expect(stopping.begin({ label: "too-late" })).rejects.toMatchObject({ code: "ENGINE_STOPPED" });
+    await expect(stopping.adopt(active.id, "user:test")).rejects.toMatchObject({ code: "ENGINE_STOPPED" });
+  });
+
+  it("validates outbox events and refuses them once the transaction is over", async () => {
+    const tx = await engine.begin({ label: "test-publish-limits" });
+    const event = { aggregatetype: "a", aggregateid: "x", type: "t", payload: null };
+    expect(() => tx.publish({ ...event, type: "x".repeat(256) })).toThrow(/type must be a string of 1-255/);
+    expect(() => tx.publish({ ...event, aggregateid: 7 as unknown as string })).toThrow(/aggregateid/);
+    // The limit is on the stored size: 30 000 three-byte characters are 90 000 bytes.
+    expect(() => tx.publish({ ...event, payload: "\u20ac".repeat(30_000) })).toThrow(/64 KiB/);
+    for (let i = 0; i < 1000; i++) tx.publish(event);
+    expect(() => tx.publish(event)).toThrow(/at most 1000 events/);
+    await tx.abort();
+    expect(() => tx.publish(event)).toThrow(expect.objectContaining({ code: "TX_ABORTED" }));
+    expect(await outboxRowsOf(tx.id)).toBe(0);
   });
 
   it("keeps the total balance under concurrent transfers", async () => {

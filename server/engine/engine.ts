@@ -14,7 +14,7 @@ import type { LockService } from "../locks/lockService";
 import type { PostgresShard } from "../participants/postgresShard";
 import { CoordinatorLog, type TxStatus } from "./coordinatorLog";
 import { encodePhase2, PHASE2_GROUP, phase2Stream } from "../queues/phase2Entries";
-import { StreamQueue } from "../queues/streamQueue";
+import { enqueueAll, StreamQueue } from "../queues/streamQueue";
 import { PhaseTwo } from "./phaseTwo";
 import { Recovery, type ReconcileReport } from "./recovery";
 import { Transaction } from "./transaction";
@@ -65,7 +65,8 @@ export class Engine {
   private readonly phaseTwo: PhaseTwo;
   private readonly recovery: Recovery;
   private readonly shardsByName: Map<string, PostgresShard>;
-  private readonly inFlight = new Set<Transaction>();
+  /** Transactions this instance began and has not finished with, by id. */
+  private readonly inFlight = new Map<string, Transaction>();
   private readonly phase2Queue: StreamQueue;
   private readonly outboxListeners = new Set<() => void>();
   private state: "new" | "running" | "stopping" | "stopped" = "new";
@@ -223,7 +224,7 @@ export class Engine {
         shardNames: () => this.shardNames,
         published: (i, s, l) => this.publish(i, s, l),
         drivePhase2: (i, l, commit, shards) => this.phaseTwo.drive(i, l, commit, shards, this.actor, { fresh: true }),
-        released: (t) => this.inFlight.delete(t),
+        released: (t) => this.inFlight.delete(t.id),
         locks: this.deps.locks ?? null,
         lockGraceMs: this.options.lockGraceMs,
         releaseLocks: (txId) => this.releaseLocks(txId),
@@ -233,7 +234,7 @@ export class Engine {
       },
       { id, label, startedAt, deadline },
     );
-    this.inFlight.add(tx);
+    this.inFlight.set(id, tx);
     this.publish(id, "ACTIVE", label);
     if (this.hooks.afterBegin) await this.hooks.afterBegin(id);
     return tx;
@@ -288,7 +289,9 @@ export class Engine {
     const until = Date.now() + (opts.drainMs ?? 5_000);
     while (this.inFlight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await Promise.all(
-      [...this.inFlight].map((tx) => (tx.status === "active" ? tx.abort("engine stopping").catch(() => undefined) : undefined)),
+      [...this.inFlight.values()].map((tx) =>
+        tx.status === "active" ? tx.abort("engine stopping").catch(() => undefined) : undefined,
+      ),
     );
     await this.phase2Queue.stop();
     await this.events.flush();
@@ -369,7 +372,7 @@ export class Engine {
         }).catch(() => undefined);
       }
       if (this.clock.now() - this.lastReconcile >= this.options.reconcileEveryMs) {
-        await this.recovery.recoverStale(this.busyIds(), this.options.leaseMs);
+        await this.recovery.recoverStale(this.inFlight, this.options.leaseMs);
         await this.reconcile();
       }
       return await this.nextTickDelay();
@@ -386,9 +389,8 @@ export class Engine {
   private releaseLocks(txId: string): void {
     const locks = this.deps.locks;
     if (!locks) return;
-    const ours = [...this.inFlight].some((t) => t.id === txId);
     void locks
-      .releaseAllOf(txId, { searchIndex: !ours })
+      .releaseAllOf(txId, { searchIndex: !this.inFlight.has(txId) })
       .catch((err: unknown) => this.print(`releasing locks of ${txId}: ${errorMessage(err)}`));
   }
 
@@ -398,25 +400,18 @@ export class Engine {
 
   private async enqueuePhase2(txId: string, label: string, commit: boolean, shards: string[]): Promise<void> {
     const decision = commit ? "COMMIT" : "ABORT";
-    const pipe = this.deps.redis.pipeline();
-    for (const shard of shards)
-      pipe.xadd(this.phase2Queue.keys.stream, "*", ...Object.entries(encodePhase2({ tx: txId, shard, decision, label })).flat());
-    const results = (await pipe.exec()) ?? [];
-    const failed = results.find(([err]) => err);
-    if (failed) throw failed[0]!;
+    const stream = this.phase2Queue.keys.stream;
+    const ids = await enqueueAll(
+      this.deps.redis,
+      stream,
+      shards.map((shard) => encodePhase2({ tx: txId, shard, decision, label })),
+    );
     await this.coordinatorLog.markQueued({
       txId,
       shards,
       deadLettered: false,
-      detail: { stream: this.phase2Queue.keys.stream, decision, ids: results.map(([, id]) => id) },
+      detail: { stream, decision, ids },
       actor: this.actor,
     });
-  }
-
-  /** Transaction ids something in this process is working on right now. */
-  private busyIds(): Set<string> {
-    const ids = new Set<string>();
-    for (const tx of this.inFlight) ids.add(tx.id);
-    return ids;
   }
 }

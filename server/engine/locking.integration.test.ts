@@ -47,6 +47,33 @@ describe("tx.lock", () => {
     await second.abort("done");
   });
 
+  it("re-enters a lock it holds, and refuses an upgrade from shared or a lock without a lock service", async () => {
+    const engine = await env.engine({ locks: lockService() });
+    const tx = await engine.begin({ label: "lock-misuse" });
+    const shared = await tx.lock("misuse:1", "shared");
+    await expect(tx.lock("misuse:1", "shared")).resolves.toBe(shared);
+    await expect(tx.lock("misuse:1", "exclusive")).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringMatching(/held shared: upgrading to exclusive is not supported/),
+    });
+    const exclusive = await tx.lock("misuse:2");
+    // An exclusive hold covers a shared ask.
+    await expect(tx.lock("misuse:2", "shared")).resolves.toBe(exclusive);
+    expect([...tx.locks.keys()].sort()).toEqual(["misuse:1", "misuse:2"]);
+    // The refused upgrade did not end the transaction.
+    await tx.run("shard-a", (c) => c.query("SELECT 1"));
+    await tx.abort("done");
+    await expect(tx.lock("misuse:3")).rejects.toMatchObject({ code: "TX_ABORTED" });
+
+    const unlocked = await env.engine();
+    const plain = await unlocked.begin({ label: "no-lock-service" });
+    await expect(plain.lock("misuse:1")).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringMatching(/no lock service/),
+    });
+    await plain.abort("done");
+  });
+
   it("aborts the youngest transaction of a deadlock and records it in its timeline", async () => {
     const engine = await env.engine({ locks: lockService(), options: { deadlockCheckMs: 200 } });
     const older = await engine.begin({ label: "deadlock-old", timeoutMs: 20_000 });

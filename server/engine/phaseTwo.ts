@@ -30,8 +30,8 @@ export class PhaseTwo {
   constructor(private readonly deps: PhaseTwoDeps) {}
 
   /**
-   * Tries every branch once; returns the shards still pending. When some are pending a
-   * background loop keeps retrying them and writes the end record when all are done.
+   * Tries every branch once; returns the shards still pending, which are handed to the
+   * phase-2 queue: its deliveries retry them and write the end record after the last one.
    */
   async drive(
     txId: string,
@@ -41,7 +41,7 @@ export class PhaseTwo {
     actor: string,
     opts: { fresh?: boolean } = {},
   ): Promise<string[]> {
-    const pending = await this.attempt(txId, label, commit, shards, actor, 0, opts.fresh ?? false);
+    const pending = await this.attempt(txId, label, commit, shards, actor, opts.fresh ?? false);
     if (pending.length > 0) {
       // If this fails (Redis unreachable) the branches' next_retry_at goes stale and the
       // engine's stale sweep drives the transaction again: the log, not the queue, is the truth.
@@ -118,8 +118,7 @@ export class PhaseTwo {
     commit: boolean,
     shards: string[],
     actor: string,
-    attempt: number,
-    fresh = false,
+    fresh: boolean,
   ): Promise<string[]> {
     const outcomes = await Promise.all(
       shards.map(async (name) => {
@@ -153,14 +152,7 @@ export class PhaseTwo {
     if (failed.length === 0) {
       const ended = commit
         ? await this.deps.log.finishCommitted({ id: txId, coordinatorId: this.deps.instanceId, doneShards: shards, actor })
-        : await this.deps.log.finish({
-            id: txId,
-            coordinatorId: this.deps.instanceId,
-            from: ["ABORTING"],
-            to,
-            doneShards: shards,
-            actor,
-          });
+        : await this.deps.log.finishAborted({ id: txId, coordinatorId: this.deps.instanceId, doneShards: shards, actor });
       if (ended) this.deps.published(txId, to, label);
       this.deps.ended(txId);
       return [];
@@ -173,7 +165,8 @@ export class PhaseTwo {
       failed: failed.map((f) => ({
         shard: f.shard,
         error: f.error ?? "unknown error",
-        nextRetryAt: new Date(now + retryDelay(attempt + 1, this.deps.baseDelayMs, this.deps.maxDelayMs)),
+        // The queue delivers it again at once; its own failures then record their retry times.
+        nextRetryAt: new Date(now + retryDelay(1, this.deps.baseDelayMs, this.deps.maxDelayMs)),
       })),
       actor,
     });

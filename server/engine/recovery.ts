@@ -97,8 +97,9 @@ export class Recovery {
   /**
    * Our own unfinished transactions that nothing in this process is driving any more
    * (a commit that failed half-way on an infrastructure error): finish them by the log.
+   * `busy` holds the ids of the transactions this process is working on.
    */
-  async recoverStale(busy: Set<string>, olderThanMs: number): Promise<number> {
+  async recoverStale(busy: { has(txId: string): boolean }, olderThanMs: number): Promise<number> {
     const me = this.deps.instanceId;
     const stale = await this.deps.prisma.$queryRaw<ClaimedTx[]>`
       SELECT t.id::text, t.label, t.status::text AS status, t.decision::text AS decision, NULL AS previous,
@@ -204,14 +205,15 @@ export class Recovery {
         commit = false;
         why = "no record in the coordinator log: presumed abort";
       } else {
-        const ownedElsewhere = row.owner_live && row.coordinator_id !== this.deps.instanceId;
         const decidedCommit = row.decision === "COMMIT" || row.status === "COMMITTING" || row.status === "COMMITTED";
         const decidedAbort = row.decision === "ABORT" || row.status === "ABORTING" || row.status === "ABORTED";
+        // A live owner, this instance included, drives it: its phase two, the phase-2 queue or
+        // its stale sweep. Resolving it here too raced the in-line COMMIT PREPARED ("is busy").
         if (
-          ownedElsewhere &&
+          row.owner_live &&
           (row.status === "ACTIVE" || row.status === "PREPARING" || row.status === "COMMITTING" || row.status === "ABORTING")
         ) {
-          report.leftInFlight++; // its live coordinator is driving it
+          report.leftInFlight++;
           continue;
         }
         if (!decidedCommit && !decidedAbort) {

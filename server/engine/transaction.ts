@@ -51,6 +51,8 @@ export class Transaction {
   readonly startedAt: number;
   private phase: Phase = "active";
   private abortCause: CohortError | null = null;
+  /** commit() has begun writing the protocol's records: from then on it alone logs the outcome. */
+  private logging = false;
   private done = false;
   private readonly branches = new Map<string, Branch>();
   private readonly grants = new Map<string, LockGrant>();
@@ -94,10 +96,11 @@ export class Transaction {
       this.branches.set(shardName, branch);
     }
     const b = branch;
+    // Work queued before commit() was called still runs: commit() waits for it.
     const step = b.queue.then(async () => {
-      this.assertActive();
+      this.assertNotAborted();
       if (!b.client) b.client = await shard.beginBranch(this.remainingMs());
-      this.assertActive();
+      this.assertNotAborted();
       const result = await work(b.client);
       if (this.ctx.hooks.afterBranchWork) await this.ctx.hooks.afterBranchWork(this.id, shardName);
       return result;
@@ -180,7 +183,7 @@ export class Transaction {
     }
     let size: number;
     try {
-      size = JSON.stringify(event.payload ?? null).length;
+      size = Buffer.byteLength(JSON.stringify(event.payload ?? null));
     } catch (err) {
       throw new CohortError("BAD_REQUEST", `outbox event payload is not JSON: ${errorMessage(err)}`);
     }
@@ -203,16 +206,22 @@ export class Transaction {
     try {
       await Promise.all([...this.branches.values()].map((b) => b.queue));
       if (this.abortCause) throw this.abortCause;
+      this.logging = true;
       const shards = [...this.branches.keys()].filter((s) => this.branches.get(s)!.client);
       if (shards.length === 0) {
-        await this.ctx.log.finish({
+        const committed = await this.ctx.log.commitWithoutBranches({
           id: this.id,
           coordinatorId: this.ctx.instanceId,
-          from: ["ACTIVE"],
-          to: "COMMITTED",
           actor: this.ctx.actor,
           events: this.events,
         });
+        if (!committed) {
+          // Nothing was prepared: whoever took the outcome (an operator, a takeover) ends it;
+          // past the deadline, it is still ours to abort.
+          const lost = await this.lostDecision();
+          if (lost.code === "TX_TIMED_OUT") await this.logUnpreparedAbort("timeout", "timeout");
+          throw lost;
+        }
         if (this.events.length > 0) this.ctx.outboxWritten();
         this.ctx.published(this.id, "COMMITTED", this.label);
         this.phase = "committed";
@@ -354,27 +363,32 @@ export class Transaction {
 
   private async abortUnprepared(cause: CohortError, reason: string, recordType = "abort"): Promise<void> {
     if (this.phase === "aborted" || this.phase === "committed") return;
-    const wasCommitting = this.phase === "committing";
     this.phase = "aborted";
     this.abortCause = cause;
     this.lifetime.abort(cause);
     await this.rollbackLocalBranches();
-    // While commit() runs it owns the log transitions (it may be between PREPARING and a
-    // PREPARE), so only mark the abort here when no commit is in progress.
-    if (!wasCommitting) {
-      const ok = await this.ctx.log
-        .decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, actor: this.ctx.actor, recordType })
-        .catch(() => false);
-      if (ok) {
-        await this.ctx.log
-          .finish({ id: this.id, coordinatorId: this.ctx.instanceId, from: ["ABORTING"], to: "ABORTED", actor: this.ctx.actor })
-          .catch(() => undefined);
-        this.ctx.published(this.id, "ABORTED", this.label);
-      }
-      // Nothing was prepared: the rows are free, so the locks can go now.
-      this.ctx.releaseLocks(this.id);
+    // Once commit() writes the protocol's records it owns the log transitions (it may be
+    // between PREPARING and a PREPARE). Before that (a branch failing while commit() waits
+    // for it) nothing is prepared, and the abort is logged here.
+    if (!this.logging) {
+      await this.logUnpreparedAbort(reason, recordType);
       this.finished();
     }
+  }
+
+  /** ACTIVE → ABORTED when nothing was prepared, and lets go of the locks. */
+  private async logUnpreparedAbort(reason: string, recordType: string): Promise<void> {
+    const ok = await this.ctx.log
+      .decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, actor: this.ctx.actor, recordType })
+      .catch(() => false);
+    if (ok) {
+      await this.ctx.log
+        .finishAborted({ id: this.id, coordinatorId: this.ctx.instanceId, actor: this.ctx.actor })
+        .catch(() => undefined);
+      this.ctx.published(this.id, "ABORTED", this.label);
+    }
+    // Nothing was prepared: the rows are free, so the locks can go now.
+    this.ctx.releaseLocks(this.id);
   }
 
   private async rollbackLocalBranches(): Promise<void> {
@@ -419,8 +433,12 @@ export class Transaction {
 
   private assertActive(): void {
     if (this.phase === "active") return;
-    if (this.abortCause) throw this.abortCause;
+    this.assertNotAborted();
     throw new CohortError("TX_NOT_ACTIVE", `transaction ${this.id} is ${this.phase}; no more work or commits are accepted`);
+  }
+
+  private assertNotAborted(): void {
+    if (this.abortCause) throw this.abortCause;
   }
 
   private finished(): void {

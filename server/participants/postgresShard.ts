@@ -16,6 +16,14 @@ export type ResolveResult = "done" | "missing";
 /** SQLSTATE 42704: "prepared transaction with identifier … does not exist". */
 const UNDEFINED_OBJECT = "42704";
 
+/**
+ * Listens on a pinned branch connection while it waits between statements. pg-pool stops
+ * listening once a client is checked out, so a session the shard drops then (restart,
+ * pg_terminate_backend) would raise an 'error' event nobody handles and kill the process.
+ * The branch learns of it anyway: its next statement, or its PREPARE, fails.
+ */
+const ignoreBranchError = () => undefined;
+
 export class PostgresShard {
   readonly name: string;
   private readonly workPool: pg.Pool;
@@ -34,12 +42,13 @@ export class PostgresShard {
   /** Opens a local transaction for a branch; the statement timeout stops work at the deadline. */
   async beginBranch(timeoutMs: number): Promise<pg.PoolClient> {
     const client = await this.connectWithin(timeoutMs);
+    client.on("error", ignoreBranchError);
     try {
       const ms = Math.max(1, Math.floor(timeoutMs));
       await client.query(`BEGIN; SET LOCAL statement_timeout = ${ms}`);
       return client;
     } catch (err) {
-      client.release(err as Error);
+      releaseBranch(client, err as Error);
       throw err;
     }
   }
@@ -48,12 +57,12 @@ export class PostgresShard {
   async prepare(client: pg.PoolClient, txId: string): Promise<{ ok: true } | { ok: false; error: Error }> {
     try {
       await client.query(`PREPARE TRANSACTION ${gidLiteral(formatGid(txId, this.name))}`);
-      client.release();
+      releaseBranch(client);
       return { ok: true };
     } catch (err) {
       // A failed PREPARE rolls the local transaction back; the session is reusable unless broken.
       await client.query("ROLLBACK").catch(() => undefined);
-      client.release();
+      releaseBranch(client);
       return { ok: false, error: err as Error };
     }
   }
@@ -62,9 +71,9 @@ export class PostgresShard {
   async rollbackLocal(client: pg.PoolClient): Promise<void> {
     try {
       await client.query("ROLLBACK");
-      client.release();
+      releaseBranch(client);
     } catch (err) {
-      client.release(err as Error);
+      releaseBranch(client, err as Error);
     }
   }
 
@@ -163,4 +172,10 @@ export class PostgresShard {
       clearTimeout(timer);
     }
   }
+}
+
+/** Back to the pool (which destroys a broken session rather than reuse it). */
+function releaseBranch(client: pg.PoolClient, err?: Error): void {
+  client.removeListener("error", ignoreBranchError);
+  client.release(err);
 }

@@ -9,7 +9,7 @@
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { errorMessage } from "../errors";
-import { ensureGroup, registerStream, streamName } from "./streamQueue";
+import { enqueueAll, registerStream, streamName } from "./streamQueue";
 
 /** How many events the outbox stream keeps while no consumer group reads it. */
 export const UNCONSUMED_MAXLEN = 1_000_000;
@@ -71,30 +71,19 @@ export async function relayBatch(opts: OutboxRelayOptions): Promise<number> {
       await client.query("COMMIT");
       return 0;
     }
-    const pipe = opts.redis.pipeline();
-    for (const r of rows) {
-      pipe.xadd(
-        opts.stream,
-        "*",
-        "id",
-        r.id,
-        "tx",
-        r.tx_id,
-        "aggregatetype",
-        r.aggregatetype,
-        "aggregateid",
-        r.aggregateid,
-        "type",
-        r.type,
-        "payload",
-        r.payload,
-        "created_at",
-        String(Math.round(r.created_at)),
-      );
-    }
-    const results = (await pipe.exec()) ?? [];
-    const failed = results.find(([err]) => err);
-    if (failed || results.length !== rows.length) throw failed?.[0] ?? new Error("the XADD pipeline was cut short");
+    await enqueueAll(
+      opts.redis,
+      opts.stream,
+      rows.map((r) => ({
+        id: r.id,
+        tx: r.tx_id,
+        aggregatetype: r.aggregatetype,
+        aggregateid: r.aggregateid,
+        type: r.type,
+        payload: r.payload,
+        created_at: String(Math.round(r.created_at)),
+      })),
+    );
     if (opts.afterPublish) await opts.afterPublish(rows.map((r) => r.id));
     await client.query("COMMIT");
     return rows.length;
@@ -207,9 +196,4 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       await loop;
     },
   };
-}
-
-/** Creates a consumer group on the outbox stream (before any event is relayed, so it sees them all). */
-export function ensureOutboxGroup(redis: Redis, stream: string, group: string): Promise<void> {
-  return ensureGroup(redis, stream, group);
 }

@@ -1,9 +1,14 @@
 // Phase-2 delivery through the queue, end to end on real PostgreSQL shards and Redis:
 // dead-lettering after the delivery limit (and the recovery sweeps leaving it alone), the
-// operator's requeue finishing the transaction, and a dead engine's entries reclaimed by
-// another engine's consumer.
+// operator's requeue finishing the transaction, a dead engine's entries reclaimed by
+// another engine's consumer, entries the coordinator log refuses, and Redis lost before or
+// after the entries were queued.
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Engine } from "../engine/engine";
+import { Engine } from "../engine/engine";
+import type { EngineHooks } from "../engine/types";
 import { listInDoubt } from "../ops/inDoubt";
 import { requeueDeadLetter, type QueueOpsDeps } from "../ops/queues";
 import { applyLeg } from "../sim/transfer";
@@ -11,7 +16,7 @@ import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { waitFor } from "../testing/waitFor";
 import { phase2Stream, PHASE2_GROUP } from "./phase2Entries";
 import { listDeadLetters } from "./queueOps";
-import { queueKeys } from "./streamQueue";
+import { enqueue, queueKeys } from "./streamQueue";
 
 let env: TestEnv;
 let deps: QueueOpsDeps;
@@ -32,6 +37,16 @@ const timeline = async (id: string) =>
 const ledgerRows = async (shard: string, txId: string) =>
   Number((await env.shard(shard).query<{ n: string }>("SELECT count(*) AS n FROM ledger WHERE tx_id = $1", [txId])).rows[0]!.n);
 
+/** Quick phase-2 retries, and a reclaim threshold above the longest of them. */
+const FAST = { phase2BaseDelayMs: 20, phase2MaxDelayMs: 100, queueReclaimIdleMs: 1_000 };
+
+/** Phase two cannot reach shard-b while `down.b` is set. */
+const shardBDownWhile = (down: { b: boolean }): EngineHooks => ({
+  beforeResolve: (_tx, shard) => {
+    if (shard === "shard-b" && down.b) throw new Error("shard-b unreachable (test)");
+  },
+});
+
 /** A committed transfer between account 0 (shard-a) and 1 (shard-b) whose shard-b delivery fails while `down.b` is set. */
 async function commitWithShardBDown(engine: Engine, label: string): Promise<string> {
   const tx = await engine.begin({ label });
@@ -47,17 +62,11 @@ describe("phase-2 queue", () => {
     const down = { b: true };
     const engine = await env.engine({
       options: {
-        phase2BaseDelayMs: 20,
-        phase2MaxDelayMs: 100,
+        ...FAST,
         phase2MaxDeliveries: 3,
-        queueReclaimIdleMs: 1_000,
         reconcileEveryMs: 200,
       },
-      hooks: {
-        beforeResolve: (_tx, shard) => {
-          if (shard === "shard-b" && down.b) throw new Error("shard-b unreachable (test)");
-        },
-      },
+      hooks: shardBDownWhile(down),
     });
     const txId = await commitWithShardBDown(engine, "test-dead-letter");
 
@@ -104,22 +113,18 @@ describe("phase-2 queue", () => {
   });
 
   it("reclaims the pending entries of a dead engine's consumer with another engine (XAUTOCLAIM)", async () => {
+    // Shard-b stays unreachable for the crashed engine: a delivery its queue had already
+    // started when it "crashed" must not succeed there, as it could not in a dead process.
     const down = { b: true };
     // A long lease: the crashed engine still "owns" the transaction, so no takeover finishes
     // it: only the queue can, through the reclaim.
     const crashed = await env.engine({
       options: {
         leaseMs: 60_000,
-        phase2BaseDelayMs: 20,
-        phase2MaxDelayMs: 100,
+        ...FAST,
         phase2MaxDeliveries: 1_000,
-        queueReclaimIdleMs: 1_000,
       },
-      hooks: {
-        beforeResolve: (_tx, shard) => {
-          if (shard === "shard-b" && down.b) throw new Error("shard-b unreachable (test)");
-        },
-      },
+      hooks: shardBDownWhile(down),
     });
     const txId = await commitWithShardBDown(crashed, "test-reclaim");
     await waitFor(
@@ -136,9 +141,8 @@ describe("phase-2 queue", () => {
       "the entry pending under the first engine",
     );
     crashed.simulateCrash();
-    down.b = false;
 
-    const rescuer = await env.engine({ options: { phase2BaseDelayMs: 20, phase2MaxDelayMs: 100, queueReclaimIdleMs: 1_000 } });
+    const rescuer = await env.engine({ options: FAST });
     await waitFor(async () => (await txRow(txId)).status === "COMMITTED", 15_000, "COMMITTED by the other engine's consumer");
     expect(await ledgerRows("shard-b", txId)).toBe(1);
     const records = await env.prisma.logRecord.findMany({ where: { txId, type: "phase2.done", shard: "shard-b" } });
@@ -154,17 +158,11 @@ describe("phase-2 queue", () => {
     const down = { b: true };
     const engine = await env.engine({
       options: {
-        phase2BaseDelayMs: 20,
-        phase2MaxDelayMs: 100,
+        ...FAST,
         phase2MaxDeliveries: 1_000,
-        queueReclaimIdleMs: 1_000,
         reconcileEveryMs: 200,
       },
-      hooks: {
-        beforeResolve: (_tx, shard) => {
-          if (shard === "shard-b" && down.b) throw new Error("shard-b unreachable (test)");
-        },
-      },
+      hooks: shardBDownWhile(down),
     });
     const txId = await commitWithShardBDown(engine, "test-lost-entry");
     await waitFor(async () => (await env.redis.xlen(stream())) === 1, 5_000, "the entry queued");
@@ -176,5 +174,98 @@ describe("phase-2 queue", () => {
     expect(await ledgerRows("shard-b", txId)).toBe(1);
     expect(await env.shard("shard-b").isPrepared(txId)).toBe(false);
     await engine.stop();
+  });
+
+  it("dead-letters entries the coordinator log refuses, and rolls back an unknown transaction's branch", async () => {
+    const down = { b: true };
+    const engine = await env.engine({
+      options: { ...FAST, phase2MaxDeliveries: 1_000 },
+      hooks: shardBDownWhile(down),
+    });
+    const committing = await commitWithShardBDown(engine, "test-refused-entries");
+    const unknown = randomUUID();
+    // A branch prepared for a transaction the log never heard of.
+    const orphan = randomUUID();
+    const c = new pg.Client({ connectionString: env.shardUrls[0]!.url });
+    await c.connect();
+    await c.query("BEGIN");
+    await c.query("INSERT INTO ledger (tx_id, account, delta) VALUES ($1, 2, 0)", [orphan]);
+    await c.query(`PREPARE TRANSACTION 'cohort:${orphan}:shard-a'`);
+    await c.end();
+
+    await enqueue(env.redis, stream(), { hello: "world" });
+    await enqueue(env.redis, stream(), { tx: committing, shard: "shard-b", decision: "ABORT", label: "forged" });
+    await enqueue(env.redis, stream(), { tx: unknown, shard: "shard-a", decision: "COMMIT", label: "forged" });
+    await enqueue(env.redis, stream(), { tx: orphan, shard: "shard-a", decision: "ABORT", label: "forged" });
+
+    const dead = await waitFor(
+      async () => {
+        const d = await listDeadLetters(env.redis, stream());
+        return d.total === 3 ? d.entries : null;
+      },
+      10_000,
+      "three dead letters",
+    );
+    const errorOf = (match: (f: Record<string, string>) => boolean) => dead.find((d) => match(d.fields))?.error;
+    expect(errorOf((f) => f.hello === "world")).toMatch(/not a phase-2 entry/);
+    expect(errorOf((f) => f.tx === committing)).toMatch(/entry says ABORT but the coordinator log says COMMIT/);
+    expect(errorOf((f) => f.tx === unknown)).toMatch(/no record in the coordinator log: refusing to commit/);
+    expect(dead.every((d) => d.deliveries === 1)).toBe(true);
+    // Presumed abort: the unknown transaction's branch is rolled back, and that entry is done with.
+    await waitFor(
+      async () => (await env.shard("shard-a").listPrepared()).every((p) => !p.gid.includes(orphan)),
+      5_000,
+      "rolled back",
+    );
+    expect(await ledgerRows("shard-a", orphan)).toBe(0);
+    // The forged ABORT changed nothing: the logged COMMIT still reaches shard-b once it is back.
+    expect(await env.shard("shard-b").isPrepared(committing)).toBe(true);
+    expect((await txRow(committing)).status).toBe("COMMITTING");
+    down.b = false;
+    await waitFor(async () => (await txRow(committing)).status === "COMMITTED", 10_000, "COMMITTED");
+    expect(await ledgerRows("shard-b", committing)).toBe(1);
+    await engine.stop();
+  });
+
+  it("drives a commit from the log when its phase-2 entry could not be queued (Redis unreachable)", async () => {
+    const down = { b: true };
+    const logs: string[] = [];
+    // An engine on a connection of its own, which Redis drops after the engine started.
+    const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
+    redis.on("error", () => undefined);
+    const engine = new Engine({
+      prisma: env.prisma,
+      pool: env.db.pool,
+      lazyPool: env.lazyDb.pool,
+      redis,
+      shards: env.shards,
+      log: (line) => logs.push(line),
+      hooks: shardBDownWhile(down),
+      options: {
+        leaseMs: 1_000,
+        heartbeatMs: 200,
+        queueNamespace: env.namespace,
+        ...FAST,
+        reconcileEveryMs: 200,
+      },
+    });
+    await engine.start();
+    try {
+      redis.disconnect();
+      const txId = await commitWithShardBDown(engine, "test-redis-down");
+      expect(logs.some((l) => l.startsWith(`queueing phase two of ${txId}:`))).toBe(true);
+      expect(await timeline(txId)).not.toContain("phase2.queued@shard-b");
+      expect((await txRow(txId)).branches[1]).toMatchObject({
+        status: "PREPARED",
+        lastError: expect.stringContaining("shard-b"),
+      });
+      down.b = false;
+      // Nothing in Redis will deliver it; once its retry time is stale the sweep drives it by the log.
+      await waitFor(async () => (await txRow(txId)).status === "COMMITTED", 15_000, "COMMITTED by the stale sweep");
+      expect(await ledgerRows("shard-b", txId)).toBe(1);
+      expect(await env.shard("shard-b").isPrepared(txId)).toBe(false);
+    } finally {
+      await engine.stop();
+    }
   });
 });

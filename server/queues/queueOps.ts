@@ -5,10 +5,13 @@
 import type { Redis } from "ioredis";
 import { CohortError } from "../errors";
 import { queueScripts } from "./scripts";
-import { DEAD_MAXLEN, fieldsToRecord, queueKeys } from "./streamQueue";
+import { deadLetterEntry, fieldsToRecord, queueKeys } from "./streamQueue";
 import type { DeadLetter, PendingEntry } from "./types";
 
 type RawEntry = [string, string[] | null];
+
+const notPending = (stream: string, group: string, id: string) =>
+  new CohortError("NOT_FOUND", `entry ${id} is not pending in ${stream} (${group}): delivered or moved meanwhile`);
 
 export async function listPending(redis: Redis, stream: string, group: string, limit = 100): Promise<PendingEntry[]> {
   const rows = (await redis.xpending(stream, group, "-", "+", limit)) as [string, string, number, number][];
@@ -92,8 +95,7 @@ export async function readPending(redis: Redis, stream: string, group: string, i
  */
 export async function retryNow(redis: Redis, stream: string, group: string, id: string, reclaimIdleMs: number): Promise<string> {
   const owner = await queueScripts(redis).retryNow([stream], [group, id, String(reclaimIdleMs + 1_000)]);
-  if (!owner)
-    throw new CohortError("NOT_FOUND", `entry ${id} is not pending in ${stream} (${group}): delivered or moved meanwhile`);
+  if (!owner) throw notPending(stream, group, id);
   return owner;
 }
 
@@ -113,7 +115,7 @@ export async function claimTo(
 ): Promise<void> {
   const claimed = (await redis.xclaim(stream, group, consumer, 0, id, "IDLE", idleMs, "JUSTID")) as string[];
   if (claimed.length === 0) {
-    throw new CohortError("NOT_FOUND", `entry ${id} is not pending in ${stream} (${group}): delivered or moved meanwhile`);
+    throw notPending(stream, group, id);
   }
 }
 
@@ -125,14 +127,9 @@ export async function moveToDead(
   id: string,
   opts: { error: string; by: string; deleteFromStream: boolean },
 ): Promise<{ deadId: string; deliveries: number }> {
-  const keys = queueKeys(stream);
-  const [ok, deadId, deliveries] = await queueScripts(redis).deadLetter(
-    [keys.stream, keys.dead, keys.errors],
-    [group, id, opts.error, opts.by, String(Date.now()), opts.deleteFromStream ? "1" : "0", String(DEAD_MAXLEN)],
-  );
-  if (ok !== 1)
-    throw new CohortError("NOT_FOUND", `entry ${id} is not pending in ${stream} (${group}): delivered or moved meanwhile`);
-  return { deadId: String(deadId), deliveries: Number(deliveries) };
+  const moved = await deadLetterEntry(redis, stream, group, id, opts);
+  if (!moved) throw notPending(stream, group, id);
+  return moved;
 }
 
 /** Puts a dead letter back on its stream. Throws NOT_FOUND when it is gone (requeued or purged meanwhile). */

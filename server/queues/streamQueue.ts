@@ -7,8 +7,9 @@
 // which must exceed the longest backoff so live consumers' retries are never stolen. After
 // `maxDeliveries` deliveries an entry moves to `<stream>:dead` with its last error.
 import type { Redis } from "ioredis";
+import { exponentialBackoff } from "../engine/backoff";
 import { errorMessage } from "../errors";
-import { queueScripts, type QueueScripts } from "./scripts";
+import { queueScripts } from "./scripts";
 
 /** The set of every stream a queue was opened on in a namespace, for the figures collector and the console. */
 export function registryKey(namespace: string): string {
@@ -66,7 +67,7 @@ export type Handler = (entry: QueueEntry) => Promise<void>;
 
 /** Backoff before delivery number `deliveries + 1`: base·2^(deliveries−1), capped. */
 export function retryDelay(deliveries: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(30, deliveries - 1)));
+  return exponentialBackoff(deliveries - 1, baseMs, maxMs);
 }
 
 export function fieldsToRecord(flat: string[]): Record<string, string> {
@@ -93,20 +94,50 @@ export async function ensureGroup(redis: Redis, stream: string, group: string): 
 }
 
 export async function enqueue(redis: Redis, stream: string, fields: Record<string, string>): Promise<string> {
-  const flat: string[] = [];
-  for (const [k, v] of Object.entries(fields)) {
-    // Fields starting with "_" are the dead-letter stream's metadata.
-    if (k.startsWith("_")) throw new Error(`queue field names may not start with "_" (got ${k})`);
-    flat.push(k, v);
+  return (await enqueueAll(redis, stream, [fields]))[0]!;
+}
+
+/** Adds entries in one pipelined round trip; returns their ids in order, or throws if any was refused. */
+export async function enqueueAll(redis: Redis, stream: string, entries: Record<string, string>[]): Promise<string[]> {
+  const pipe = redis.pipeline();
+  for (const fields of entries) {
+    const flat: string[] = [];
+    for (const [k, v] of Object.entries(fields)) {
+      // Fields starting with "_" are the dead-letter stream's metadata.
+      if (k.startsWith("_")) throw new Error(`queue field names may not start with "_" (got ${k})`);
+      flat.push(k, v);
+    }
+    pipe.xadd(stream, "*", ...flat);
   }
-  return (await redis.xadd(stream, "*", ...flat)) as string;
+  const results = (await pipe.exec()) ?? [];
+  const failed = results.find(([err]) => err);
+  if (failed || results.length !== entries.length) throw failed?.[0] ?? new Error(`the XADD pipeline to ${stream} was cut short`);
+  return results.map(([, id]) => id as string);
+}
+
+/**
+ * Moves a pending entry to `<stream>:dead` with its last error, atomically (scripts.ts).
+ * `error` '' keeps the error its last failed delivery recorded. Null when it is not pending.
+ */
+export async function deadLetterEntry(
+  redis: Redis,
+  stream: string,
+  group: string,
+  id: string,
+  opts: { error: string; by: string; deleteFromStream: boolean },
+): Promise<{ deadId: string; deliveries: number } | null> {
+  const keys = queueKeys(stream);
+  const [ok, deadId, deliveries] = await queueScripts(redis).deadLetter(
+    [keys.stream, keys.dead, keys.errors],
+    [group, id, opts.error, opts.by, String(Date.now()), opts.deleteFromStream ? "1" : "0", String(DEAD_MAXLEN)],
+  );
+  return ok === 1 ? { deadId: String(deadId), deliveries: Number(deliveries) } : null;
 }
 
 type RawEntry = [string, string[] | null];
 
 export class StreamQueue {
   readonly keys: QueueKeys;
-  private readonly scripts: QueueScripts;
   private reader: Redis | null = null;
   private running = false;
   private loops: Promise<void>[] = [];
@@ -120,7 +151,6 @@ export class StreamQueue {
       throw new Error(`reclaimIdleMs (${opts.reclaimIdleMs}) must exceed the longest backoff (${opts.maxDelayMs})`);
     }
     this.keys = queueKeys(opts.stream);
-    this.scripts = queueScripts(opts.redis);
   }
 
   get consumer(): string {
@@ -149,18 +179,16 @@ export class StreamQueue {
 
   /** Moves a pending entry to the dead letters; false when it is not pending (any more). */
   async deadLetter(id: string, error: string, by: string): Promise<boolean> {
-    const [ok, deadId] = await this.scripts.deadLetter(
-      [this.keys.stream, this.keys.dead, this.keys.errors],
-      [this.opts.group, id, error, by, String(Date.now()), this.opts.deleteOnAck ? "1" : "0", String(DEAD_MAXLEN)],
-    );
-    if (ok === 1 && this.opts.onDeadLetter) {
-      const rows = (await this.opts.redis.xrange(this.keys.dead, String(deadId), String(deadId))) as RawEntry[];
+    const { redis, stream, group } = this.opts;
+    const moved = await deadLetterEntry(redis, stream, group, id, { error, by, deleteFromStream: this.opts.deleteOnAck });
+    if (moved && this.opts.onDeadLetter) {
+      const rows = (await redis.xrange(this.keys.dead, moved.deadId, moved.deadId)) as RawEntry[];
       const fields = fieldsToRecord(rows[0]?.[1] ?? []);
       await this.opts
         .onDeadLetter(fields, fields._error ?? error)
         .catch((err: unknown) => this.opts.log?.(`queue ${this.opts.stream}: after dead-lettering ${id}: ${errorMessage(err)}`));
     }
-    return ok === 1;
+    return moved !== null;
   }
 
   private async readLoop(handler: Handler): Promise<void> {
@@ -232,7 +260,8 @@ export class StreamQueue {
       number,
     ][];
     const due = pending.filter(([id, , idle, n]) => !this.inFlight.has(id) && idle >= retryDelay(n, baseDelayMs, maxDelayMs));
-    if (due.length === 0) return;
+    // Stopped meanwhile: claiming now would count a delivery nobody makes.
+    if (due.length === 0 || !this.running) return;
     const toDead = due.filter(([, , , n]) => n >= maxDeliveries);
     for (const [id] of toDead) await this.deadLetter(id, "", "queue");
     const retry = due.filter(([, , , n]) => n < maxDeliveries);

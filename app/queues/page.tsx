@@ -1,5 +1,5 @@
 import { QueuesView } from "@/components/queues/QueuesView";
-import { streamNameSchema } from "@/components/queues/queueInputs";
+import { streamNameSchema } from "@/server/ops/queueInputs";
 import { requirePageUser } from "@/server/auth/pageAuth";
 import { roleAtLeast } from "@/server/auth/roles";
 import { consoleQueueDeps, queueOverview, type QueueOverview } from "@/server/ops/queues";
@@ -28,7 +28,7 @@ export default async function QueuesPage({ searchParams }: { searchParams: Promi
         last error. Every action here is guarded on the server and recorded in the audit trail with your reason.
       </p>
       {parsed && !parsed.success && (
-        <p className="alert" role="alert">
+        <p className="alert" role="alert" data-testid="bad-stream">
           The stream in this link is not a valid name and is ignored: {parsed.error.issues.map((i) => i.message).join("; ")}.
         </p>
       )}

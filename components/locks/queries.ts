@@ -4,7 +4,7 @@
 import { apiFetch } from "@/components/http/apiFetch";
 import type { LockDetail, LockGraph, LockListPage } from "@/server/ops/locks";
 import type { LockFilterValues } from "./LockFilters";
-import { lockApiPath } from "./lockKey";
+import { lockApiPath } from "@/server/locks/lockKeyInUrl";
 
 export const POLL_MS = 2_000;
 

@@ -1,11 +1,11 @@
 // The audit trail against the real database: entries on a transaction also appear in its
 // timeline, both or neither, and listing is newest first with stable keyset pages.
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CohortError, isCohortError } from "../errors";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { listAudit, recordAudit, type AuditInput } from "./audit";
-import { runAudited } from "./audited";
+import { runAudited, runThenAudit } from "./audited";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -128,6 +128,54 @@ describe("audit", () => {
     expect(byTarget.erin).toMatchObject({ outcome: "failed" });
     // Internal details stay in the server log, not in the trail every viewer can read.
     expect(byTarget.erin!.message).not.toContain("10.1.2.3");
+  });
+
+  it("runThenAudit records ok after the action, refusals and failures without internal details, and never undoes a done action", async () => {
+    const base = { user: alice, action: "queue.test", targetType: "queue-entry", reason: "draining" };
+    const ok = await runThenAudit(env.prisma, { ...base, targetId: "s/1-1" }, async () => ({
+      result: "moved",
+      before: { consumer: "a" },
+      after: { consumer: "b" },
+      message: "moved to b",
+    }));
+    expect(ok).toBe("moved");
+    await expect(
+      runThenAudit(env.prisma, { ...base, targetId: "s/1-2" }, async () => {
+        throw new CohortError("NOT_FOUND", "entry 1-2 is not pending");
+      }),
+    ).rejects.toThrow("not pending");
+    await expect(
+      runThenAudit(env.prisma, { ...base, targetId: "s/1-3" }, async () => {
+        throw new Error("READONLY You can't write against a read only replica at 10.1.2.3");
+      }),
+    ).rejects.toThrow("10.1.2.3");
+    const page = await listAudit(env.prisma, { action: "queue.test" });
+    const byTarget = Object.fromEntries(page.entries.map((e) => [e.targetId, e]));
+    expect(byTarget["s/1-1"]).toMatchObject({
+      outcome: "ok",
+      before: { consumer: "a" },
+      after: { consumer: "b" },
+      message: "moved to b",
+      reason: "draining",
+      userName: "alice",
+    });
+    expect(byTarget["s/1-2"]).toMatchObject({ outcome: "refused", message: "entry 1-2 is not pending" });
+    expect(byTarget["s/1-3"]).toMatchObject({ outcome: "failed" });
+    expect(byTarget["s/1-3"]!.message).not.toContain("10.1.2.3");
+
+    // The action took effect; an audit write that fails then is logged, not turned into an error.
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const unrecorded = await runThenAudit(
+        env.prisma,
+        { ...base, targetType: "transaction", targetId: "not-a-transaction-id" },
+        async () => ({ result: "done anyway" }),
+      );
+      expect(unrecorded).toBe("done anyway");
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining("could not record queue.test"), expect.anything());
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it("lists newest first in keyset pages, with filters", async () => {

@@ -6,6 +6,7 @@ import { Prisma } from "@prisma/client";
 import { z } from "zod";
 import type { PrismaClient } from "../db/prisma";
 import { CohortError } from "../errors";
+import { wholeNumber } from "../http/inputs";
 
 export const AUDIT_OUTCOMES = ["ok", "refused", "failed"] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
@@ -13,7 +14,7 @@ export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 export interface AuditInput {
   /** id is null for actions without a console user (the command line). */
   user: { id: string | null; name: string };
-  /** Dotted verb, e.g. "user.create", "tx.forceAbort". */
+  /** Dotted verb, e.g. "user.create", "queue.retryNow"; transaction actions use their console names ("force-abort"). */
   action: string;
   /** "transaction" also writes an `operator.<action>` record into the transaction's timeline. */
   targetType: string;
@@ -154,7 +155,7 @@ export const auditFilterSchema = z.object({
     // Refinements run even after a failed regex, so this one must not assume the digits.
     .refine((v) => /^\d{1,19}$/.test(v) && BigInt(v) <= MAX_BIGINT, "must be an entry id")
     .optional(),
-  limit: z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).optional(),
+  limit: wholeNumber(1, AUDIT_PAGE_MAX).optional(),
   user: filterText(64).optional(),
   action: filterText(100).optional(),
   targetType: filterText(50).optional(),

@@ -4,10 +4,11 @@
 // problem+json happen in one place and cannot be forgotten by a single route.
 //
 // Order of checks: Origin (mutations) → session (401) → CSRF token (mutations, 403) →
-// role (403) → params, query, body (400/413/415) → handler. Nothing reaches a handler
+// role (403, audited for mutations) → params, query, body (400/413/415) → handler. Nothing reaches a handler
 // unauthenticated or unparsed, and bad input always ends as a 4xx.
 import { connection } from "next/server";
 import { z } from "zod";
+import { recordRefusal } from "../audit/audited";
 import { csrfTokenMatches, CSRF_HEADER, hasSameOrigin, isMutation } from "../auth/csrf";
 import { roleAtLeast, type Role, type SessionUser } from "../auth/roles";
 import { lookupSession, readSessionToken, type Session } from "../auth/sessions";
@@ -19,6 +20,8 @@ export type { SessionUser } from "../auth/roles";
 export type ApiRole = "public" | Role;
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+/** The audit action of a mutation refused for the user's role (target type "route"). */
+export const FORBIDDEN_ACTION = "api.forbidden";
 
 export interface ApiOptions<P, Q, B> {
   /** The lowest role allowed; "public" skips authentication (and CSRF, but not Origin). */
@@ -96,7 +99,10 @@ export function api<P = RawParams, Q = RawParams, B = undefined>(
           throw new CohortError("CSRF_FAILED", `missing or wrong ${CSRF_HEADER} header: reload the page and try again`);
         }
         if (!roleAtLeast(session.user.role, opts.role)) {
-          throw new CohortError("FORBIDDEN", `this needs the ${opts.role} role (you are ${session.user.role})`);
+          const refusal = new CohortError("FORBIDDEN", `this needs the ${opts.role} role (you are ${session.user.role})`);
+          if (mutation)
+            await auditForbidden(request, session.user, instance, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, refusal);
+          throw refusal;
         }
       }
       const rawParams = (await route?.params) ?? {};
@@ -119,6 +125,36 @@ export function api<P = RawParams, Q = RawParams, B = undefined>(
       return problemResponse(err, `${request.method} ${instance}`);
     }
   };
+}
+
+/**
+ * A mutation refused for the role is an attempted operator or admin action, so it is audited
+ * like every other refusal (DESIGN.md §2), here once for every route: the user, the route
+ * and the reason the request gave, if any. Reads refused for the role are not actions.
+ * Requests refused before a session is known (Origin, no session, CSRF) have no user to
+ * name, and anyone could send them.
+ */
+async function auditForbidden(
+  request: Request,
+  user: SessionUser,
+  instance: string,
+  maxBodyBytes: number,
+  refusal: CohortError,
+): Promise<void> {
+  const body = await readJsonBody(request, maxBodyBytes).catch(() => undefined);
+  const given = typeof body === "object" && body !== null ? (body as { reason?: unknown }).reason : undefined;
+  const reason = typeof given === "string" ? given.replaceAll("\u0000", "").trim().slice(0, 500) : "";
+  await recordRefusal(
+    getRuntime().prisma,
+    {
+      user: { id: user.id, name: user.name },
+      action: FORBIDDEN_ACTION,
+      targetType: "route",
+      targetId: `${request.method} ${instance}`,
+      reason: reason || null,
+    },
+    refusal,
+  );
 }
 
 /**
@@ -147,7 +183,11 @@ async function parseInput<T>(schema: z.ZodType<T>, value: unknown, where: FieldE
   const errors: FieldError[] = parsed.error.issues.map((issue) => ({
     in: where,
     field: issue.path.map(String).join("."),
-    detail: issue.message,
+    // A repeated query key arrives as an array, which schemas refuse as "expected string".
+    detail:
+      where === "query" && issue.path.length === 1 && Array.isArray((value as Record<PropertyKey, unknown>)[issue.path[0]!])
+        ? "is given more than once: give it once"
+        : issue.message,
   }));
   const first = errors[0];
   const summary = first ? `${first.field ? `${first.field}: ` : ""}${first.detail}` : "invalid input";

@@ -1,6 +1,8 @@
 // RFC 9457 problem details for route handlers (DESIGN.md §7). Only errors marked
 // `expose` describe themselves; anything else is logged here and answered generically,
-// so internal details (SQL, connection strings) never reach the browser.
+// so internal details (SQL, connection strings) never reach the browser. An exposed error
+// may add members of its own (RFC 9457 extensions) under `details.problem`: what the
+// operator needs next, such as who holds a lock now.
 import { errorCodes, isCohortError } from "../errors";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -46,7 +48,10 @@ export function problemResponse(err: unknown, instance?: string): Response {
   // Only these detail keys are public: `details` may otherwise carry internal context.
   const errors = known?.expose ? fieldErrorsOf(known.details) : undefined;
   const retryAfter = known?.expose ? retryAfterOf(known.details) : undefined;
-  const problem: Problem = {
+  const extensions = known?.expose ? extensionsOf(known.details) : {};
+  // Extensions first: they can never replace a standard member.
+  const problem: Problem & Record<string, unknown> = {
+    ...extensions,
     type: "about:blank",
     title: titles[status] ?? "Error",
     status,
@@ -59,6 +64,13 @@ export function problemResponse(err: unknown, instance?: string): Response {
   const headers: Record<string, string> = { "content-type": PROBLEM_CONTENT_TYPE, "cache-control": "no-store" };
   if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
   return new Response(JSON.stringify(problem), { status, headers });
+}
+
+function extensionsOf(details: Record<string, unknown> | undefined): Record<string, unknown> {
+  const extensions = details?.problem;
+  return extensions && typeof extensions === "object" && !Array.isArray(extensions)
+    ? (extensions as Record<string, unknown>)
+    : {};
 }
 
 function fieldErrorsOf(details: Record<string, unknown> | undefined): FieldError[] | undefined {

@@ -13,6 +13,11 @@ import * as logoutRoute from "@/app/api/auth/logout/route";
 import * as meRoute from "@/app/api/auth/me/route";
 import * as inDoubtBulkRoute from "@/app/api/in-doubt/bulk/route";
 import * as inDoubtRoute from "@/app/api/in-doubt/route";
+import * as lockRoute from "@/app/api/locks/[key]/route";
+import * as lockGraphRoute from "@/app/api/locks/graph/route";
+import * as lockReleaseRoute from "@/app/api/locks/release/route";
+import * as locksRoute from "@/app/api/locks/route";
+import * as metricsRoute from "@/app/api/metrics/overview/route";
 import * as queueDeadLetterRoute from "@/app/api/queues/dead-letter/route";
 import * as queuePurgeRoute from "@/app/api/queues/purge/route";
 import * as queueRequeueRoute from "@/app/api/queues/requeue/route";
@@ -20,14 +25,25 @@ import * as queueRetryRoute from "@/app/api/queues/retry/route";
 import * as queueClaimRoute from "@/app/api/queues/claim/route";
 import * as queuesRoute from "@/app/api/queues/route";
 import * as queueStreamRoute from "@/app/api/queues/stream/route";
+import * as rebalanceRoute from "@/app/api/ring/rebalance/route";
+import * as ringRoute from "@/app/api/ring/route";
+import * as ringRunRoute from "@/app/api/ring/runs/[id]/[action]/route";
+import * as whatIfRoute from "@/app/api/ring/what-if/route";
 import * as reconcileRoute from "@/app/api/shards/[name]/reconcile/route";
 import * as txActionRoute from "@/app/api/transactions/[id]/actions/[action]/route";
 import * as txResolutionRoute from "@/app/api/transactions/[id]/resolution/route";
+import * as txRoute from "@/app/api/transactions/[id]/route";
+import * as txListRoute from "@/app/api/transactions/route";
+import { encodeLockKey } from "@/server/locks/lockKeyInUrl";
 import * as userRoute from "@/app/api/users/[id]/route";
 import * as usersRoute from "@/app/api/users/route";
 import { CLIENT_ADDRESS_HEADER } from "../auth/loginRateLimit";
 import type { Role } from "../auth/roles";
 import { createUser, type UserSummary } from "../auth/users";
+import { PHASE2_GROUP, phase2Stream } from "../queues/phase2Entries";
+import { ensureGroup } from "../queues/streamQueue";
+import { setRingService, type RingService } from "../ring/ringService";
+import { startRing } from "../ring/startRing";
 import {
   callRoute,
   createTestSession,
@@ -47,6 +63,8 @@ type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 interface Seed {
   /** An existing user the admin routes may act on. */
   target: UserSummary;
+  /** This file's phase-2 stream, with its group: known to the queue routes, so ids reach Redis. */
+  stream: string;
 }
 
 interface RouteUnderTest {
@@ -61,12 +79,20 @@ interface RouteUnderTest {
   body?: (seed: Seed) => Record<string, unknown>;
   /** Query keys to probe with junk values. */
   query?: string[];
+  /** Values of particular body keys or query keys that are well-formed but out of range for this route. */
+  edgeBody?: Record<string, unknown[]>;
+  edgeQuery?: Record<string, string[]>;
+  /** Runs before the route's probes. */
+  prepare?: (seed: Seed) => Promise<void>;
 }
 
 /** A well-formed transaction id that is in no log. */
 const UNKNOWN_TX = randomUUID();
-/** A well-formed queue stream name that no queue uses. */
-const PROBE_STREAM = "probe:q:phase2";
+/** A consumer of the phase-2 group, alive while the claim route is probed. */
+const PROBE_CONSUMER = "probe-consumer";
+/** Stream ids that match <ms>-<seq> but are past what Redis accepts (64-bit parts). */
+const HUGE_STREAM_IDS = ["18446744073709551616-0", "0-99999999999999999999", "99999999999999999999-99999999999999999999"];
+const base64url = (value: unknown) => Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
 
 const ROUTES: RouteUnderTest[] = [
   {
@@ -143,7 +169,7 @@ const ROUTES: RouteUnderTest[] = [
   { method: "GET", path: () => "/api/queues", handler: queuesRoute.GET, role: "viewer" },
   {
     method: "GET",
-    path: () => `/api/queues/stream?name=${encodeURIComponent(PROBE_STREAM)}`,
+    path: (seed) => `/api/queues/stream?name=${encodeURIComponent(seed.stream)}`,
     handler: queueStreamRoute.GET,
     role: "viewer",
     query: ["name"],
@@ -153,40 +179,149 @@ const ROUTES: RouteUnderTest[] = [
     path: () => "/api/queues/retry",
     handler: queueRetryRoute.POST,
     role: "operator",
-    body: () => ({ stream: PROBE_STREAM, group: "engines", id: "1-0", reason: "probing the API" }),
+    body: (seed) => ({ stream: seed.stream, group: PHASE2_GROUP, id: "1-0", reason: "probing the API" }),
+    edgeBody: { id: HUGE_STREAM_IDS },
   },
   {
     method: "POST",
     path: () => "/api/queues/dead-letter",
     handler: queueDeadLetterRoute.POST,
     role: "operator",
-    body: () => ({ stream: PROBE_STREAM, group: "engines", id: "1-0", reason: "probing the API" }),
+    body: (seed) => ({ stream: seed.stream, group: PHASE2_GROUP, id: "1-0", reason: "probing the API" }),
+    edgeBody: { id: HUGE_STREAM_IDS },
   },
   {
     method: "POST",
     path: () => "/api/queues/claim",
     handler: queueClaimRoute.POST,
     role: "operator",
-    body: () => ({ stream: PROBE_STREAM, group: "engines", id: "1-0", consumer: "someone", reason: "probing the API" }),
+    body: (seed) => ({
+      stream: seed.stream,
+      group: PHASE2_GROUP,
+      id: "1-0",
+      consumer: PROBE_CONSUMER,
+      reason: "probing the API",
+    }),
+    // Made just now, so a claim gets past the liveness check to the entry id.
+    prepare: async (seed) => {
+      await env.redis.xgroup("DELCONSUMER", seed.stream, PHASE2_GROUP, PROBE_CONSUMER);
+      await env.redis.xgroup("CREATECONSUMER", seed.stream, PHASE2_GROUP, PROBE_CONSUMER);
+    },
+    edgeBody: { id: HUGE_STREAM_IDS },
   },
   {
     method: "POST",
     path: () => "/api/queues/requeue",
     handler: queueRequeueRoute.POST,
     role: "operator",
-    body: () => ({ stream: PROBE_STREAM, deadId: "1-0", reason: "probing the API" }),
+    body: (seed) => ({ stream: seed.stream, deadId: "1-0", reason: "probing the API" }),
+    edgeBody: { deadId: HUGE_STREAM_IDS },
   },
   {
     method: "POST",
     path: () => "/api/queues/purge",
     handler: queuePurgeRoute.POST,
     role: "admin",
-    body: () => ({ stream: PROBE_STREAM, expectedCount: 1, expectedLastId: "1-0", reason: "probing the API" }),
+    body: (seed) => ({ stream: seed.stream, expectedCount: 1, expectedLastId: "1-0", reason: "probing the API" }),
+    edgeBody: { expectedLastId: HUGE_STREAM_IDS },
+  },
+  // Transactions (server/transactions).
+  {
+    method: "GET",
+    path: () => "/api/transactions",
+    handler: txListRoute.GET,
+    role: "viewer",
+    query: ["state", "label", "shard", "olderThan", "id", "sort", "limit", "cursor"],
+    edgeQuery: {
+      // Well-formed cursors whose time PostgreSQL cannot hold, or whose fields are off.
+      cursor: [
+        base64url({ t: -8.64e15, id: UNKNOWN_TX }),
+        base64url({ t: 8.64e15, id: UNKNOWN_TX }),
+        base64url({ t: -62135596800001, id: UNKNOWN_TX }),
+        base64url({ t: 0, id: UNKNOWN_TX.toUpperCase() }),
+        base64url({ t: 0, id: UNKNOWN_TX, extra: 1 }),
+        base64url({ t: 1.5, id: UNKNOWN_TX }),
+        base64url([0, UNKNOWN_TX]),
+      ],
+      olderThan: ["315360001", "1.5", "Infinity", "0x10"],
+      id: ["g", "0".repeat(33), "----", "ABCDEF-"],
+    },
+  },
+  {
+    method: "GET",
+    path: () => `/api/transactions/${UNKNOWN_TX}`,
+    handler: txRoute.GET,
+    role: "viewer",
+    params: () => ({ id: UNKNOWN_TX }),
+  },
+  // Locks (server/ops/locks.ts): keys travel as one base64url segment, or in the body.
+  {
+    method: "GET",
+    path: () => "/api/locks",
+    handler: locksRoute.GET,
+    role: "viewer",
+    query: ["prefix", "owner", "mode", "cursor", "limit"],
+    edgeQuery: { cursor: [base64url({ k: "x" }), "A".repeat(4000), "AAAA"], prefix: ["\u0001", "a|b"] },
+  },
+  {
+    method: "GET",
+    path: () => `/api/locks/${encodeLockKey("probe:lock")}`,
+    handler: lockRoute.GET,
+    role: "viewer",
+    params: () => ({ key: encodeLockKey("probe:lock") }),
+  },
+  { method: "GET", path: () => "/api/locks/graph", handler: lockGraphRoute.GET, role: "viewer" },
+  {
+    method: "POST",
+    path: () => "/api/locks/release",
+    handler: lockReleaseRoute.POST,
+    role: "operator",
+    body: () => ({ key: "probe:lock", expectedToken: "1", reason: "probing the API" }),
+    edgeBody: { key: ["a\u0001b", "a|b", "x".repeat(512)], expectedToken: ["9999999999999999999", "0"] },
+  },
+  { method: "GET", path: () => "/api/metrics/overview", handler: metricsRoute.GET, role: "viewer" },
+  // The ring (server/ring): reads for viewers, changes for admins.
+  { method: "GET", path: () => "/api/ring", handler: ringRoute.GET, role: "viewer" },
+  {
+    method: "GET",
+    path: () => "/api/ring/what-if?op=reweight&shard=shard-a&weight=2",
+    handler: whatIfRoute.GET,
+    role: "viewer",
+    query: ["op", "shard", "weight"],
+    edgeQuery: { weight: ["Infinity", "NaN", "1e400", "0x10", "true"], shard: ["shard-z", "SHARD-A"] },
+  },
+  {
+    method: "POST",
+    path: () => "/api/ring/rebalance",
+    handler: rebalanceRoute.POST,
+    role: "admin",
+    // A version the ring is not at: a valid request ends in RING_CONFLICT and moves nothing.
+    body: () => ({ change: { op: "reweight", shard: "shard-a", weight: 2 }, expectedVersion: 999, reason: "probing the API" }),
+    edgeBody: {
+      change: [
+        { op: "reweight", shard: "shard-a", weight: true },
+        { op: "reweight", shard: "shard-a", weight: [2] },
+        { op: "reweight", shard: "shard-a", weight: "" },
+        { op: "add", shard: "shard-a", weight: null },
+        { op: "drop", shard: "shard-a" },
+      ],
+      expectedVersion: [Number.MAX_SAFE_INTEGER + 2, 1e308, "1"],
+    },
+  },
+  {
+    method: "POST",
+    path: () => `/api/ring/runs/${UNKNOWN_TX}/cancel`,
+    handler: ringRunRoute.POST,
+    role: "admin",
+    params: () => ({ id: UNKNOWN_TX, action: "cancel" }),
+    body: () => ({ reason: "probing the API" }),
   },
 ];
 
 let env: TestEnv;
 let seed: Seed;
+/** The ring routes need this process's ring service, as a console that runs an engine has. */
+let ring: RingService | undefined;
 /** One user per role; every call gets a fresh session, since logout probes end theirs. */
 const roleUsers = new Map<Role, TestSession>();
 
@@ -195,9 +330,21 @@ beforeAll(async () => {
   useTestRuntime(env);
   for (const role of ["viewer", "operator", "admin"] as const) roleUsers.set(role, await createTestSession(env, role));
   const target = await createUser(env.prisma, { name: `target-${randomBytes(3).toString("hex")}`, role: "viewer" });
-  seed = { target: target.user };
+  const stream = phase2Stream(env.namespace);
+  await ensureGroup(env.redis, stream, PHASE2_GROUP);
+  seed = { target: target.user, stream };
+  ring = await startRing({
+    prisma: env.prisma,
+    redis: env.redis,
+    engine: await env.engine(),
+    shards: env.shards,
+    log: () => undefined,
+    watchdogMs: 0,
+  });
 });
 afterAll(async () => {
+  await ring?.stop();
+  setRingService(null);
   await env?.cleanup();
 });
 
@@ -294,6 +441,14 @@ function probesFor(route: RouteUnderTest): Probe[] {
         });
       }
     }
+    for (const [key, values] of Object.entries(route.edgeBody ?? {})) {
+      for (const value of values) {
+        probes.push({
+          label: `${key} = ${JSON.stringify(value).slice(0, 40)}`,
+          options: { ...base, body: { ...validBody, [key]: value } },
+        });
+      }
+    }
     probes.push({
       label: "__proto__ key",
       options: { ...base, body: `{"__proto__":{"role":"admin"},"constructor":{"prototype":{}}}` },
@@ -306,25 +461,61 @@ function probesFor(route: RouteUnderTest): Probe[] {
     }
     probes.push({ label: `${name} as an array`, options: { ...base, params: { ...params, [name]: ["a", "b"] as never } } });
   }
+  const withQuery = (entries: [string, string][]) => {
+    const url = new URL(route.path(seed), TEST_ORIGIN);
+    for (const [key] of entries) url.searchParams.delete(key);
+    for (const [key, value] of entries) url.searchParams.append(key, value);
+    return `${url.pathname}${url.search}`;
+  };
   for (const key of route.query ?? []) {
     for (const value of JUNK_QUERY) {
-      probes.push({
-        label: `?${key}=${value.slice(0, 20)}`,
-        options: { ...base, path: `${route.path(seed)}?${key}=${encodeURIComponent(value)}` },
-      });
+      probes.push({ label: `?${key}=${value.slice(0, 20)}`, options: { ...base, path: withQuery([[key, value]]) } });
     }
-    probes.push({ label: `?${key} repeated`, options: { ...base, path: `${route.path(seed)}?${key}=a&${key}=b` } });
+    probes.push({
+      label: `?${key} repeated`,
+      options: {
+        ...base,
+        path: withQuery([
+          [key, "a"],
+          [key, "b"],
+        ]),
+      },
+    });
+  }
+  for (const [key, values] of Object.entries(route.edgeQuery ?? {})) {
+    for (const value of values) {
+      probes.push({ label: `?${key}=${value.slice(0, 40)}`, options: { ...base, path: withQuery([[key, value]]) } });
+    }
   }
   if (route.query) {
-    probes.push({ label: "?__proto__", options: { ...base, path: `${route.path(seed)}?__proto__=x&constructor=y` } });
-    probes.push({ label: "unknown query keys", options: { ...base, path: `${route.path(seed)}?nope=1&${"k".repeat(500)}=v` } });
+    probes.push({
+      label: "?__proto__",
+      options: {
+        ...base,
+        path: withQuery([
+          ["__proto__", "x"],
+          ["constructor", "y"],
+        ]),
+      },
+    });
+    probes.push({
+      label: "unknown query keys",
+      options: {
+        ...base,
+        path: withQuery([
+          ["nope", "1"],
+          ["k".repeat(500), "v"],
+        ]),
+      },
+    });
   }
   return probes;
 }
 
 describe("malformed input never causes a 5xx", () => {
   for (const route of ROUTES) {
-    it(`${route.method} ${route.path({ target: { id: "[id]" } as UserSummary })}`, async () => {
+    it(`${route.method} ${route.path({ target: { id: "[id]" } as UserSummary, stream: "[stream]" })}`, async () => {
+      await route.prepare?.(seed);
       const failures: string[] = [];
       for (const probe of probesFor(route)) {
         const { session: sessionChoice, ...options } = probe.options;
@@ -355,6 +546,97 @@ describe("malformed input never causes a 5xx", () => {
       expect(failures).toEqual([]);
     });
   }
+});
+
+describe("bad input gets a message that names the rule", () => {
+  it.each([
+    ["/api/audit?outcome=ok&outcome=refused", auditRoute.GET, "outcome", "is given more than once: give it once"],
+    ["/api/audit?limit=abc", auditRoute.GET, "limit", "must be a number"],
+    ["/api/transactions?limit=0", txListRoute.GET, "limit", "must be at least 1"],
+    ["/api/transactions?limit=1.5", txListRoute.GET, "limit", "must be a whole number"],
+    ["/api/transactions?olderThan=soon", txListRoute.GET, "olderThan", "must be a number of seconds"],
+    ["/api/locks?limit=100000", locksRoute.GET, "limit", "must be at most 500"],
+    ["/api/in-doubt?olderThanSeconds=-5", inDoubtRoute.GET, "olderThanSeconds", "must be at least 0"],
+  ] as const)("GET %s", async (path, handler, field, detail) => {
+    const response = await callRoute(handler, { path, session: await sessionAs("viewer") });
+    expect(response.status).toBe(400);
+    expect(await json(response)).toMatchObject({ code: "BAD_REQUEST", errors: [{ in: "query", field, detail }] });
+  });
+});
+
+describe("refusals in the audit trail", () => {
+  const trailOf = (userName: string) => env.prisma.auditEntry.findMany({ where: { userName }, orderBy: { id: "asc" } });
+
+  it("audits a mutation refused for the role, once, with the user, the route and the reason given; not a read", async () => {
+    const viewer = await createTestSession(env, "viewer");
+    const entry = { stream: seed.stream, group: PHASE2_GROUP, id: "1-0", reason: "  a viewer tries\u0000 " };
+    const tried = await callRoute(queueRetryRoute.POST, {
+      method: "POST",
+      path: "/api/queues/retry",
+      session: viewer,
+      body: entry,
+    });
+    expect(tried.status).toBe(403);
+    const broken = await callRoute(queueRetryRoute.POST, {
+      method: "POST",
+      path: "/api/queues/retry",
+      session: viewer,
+      body: "{",
+    });
+    expect(broken.status).toBe(403);
+    const operator = await createTestSession(env, "operator");
+    const promote = await callRoute(userRoute.PATCH, {
+      method: "PATCH",
+      path: `/api/users/${operator.user.id}`,
+      params: { id: operator.user.id },
+      session: operator,
+      body: { role: "admin", reason: "promote myself" },
+    });
+    expect(promote.status).toBe(403);
+    expect((await callRoute(usersRoute.GET, { path: "/api/users", session: operator })).status).toBe(403);
+
+    const pick = (e: {
+      action: string;
+      targetType: string;
+      targetId: string;
+      outcome: string;
+      reason: string | null;
+      userId: string | null;
+    }) => [e.action, e.targetType, e.targetId, e.outcome, e.reason, e.userId];
+    const viewerTrail = await trailOf(viewer.user.name);
+    expect(viewerTrail.map(pick)).toEqual([
+      ["api.forbidden", "route", "POST /api/queues/retry", "refused", "a viewer tries", viewer.user.id],
+      ["api.forbidden", "route", "POST /api/queues/retry", "refused", null, viewer.user.id],
+    ]);
+    expect(viewerTrail[0]!.message).toBe("this needs the operator role (you are viewer)");
+    // The read refused for the role is not an action, so only the PATCH is there.
+    expect((await trailOf(operator.user.name)).map(pick)).toEqual([
+      ["api.forbidden", "route", `PATCH /api/users/${operator.user.id}`, "refused", "promote myself", operator.user.id],
+    ]);
+  });
+
+  it("audits a reconciliation refused for an unknown shard or a console without an engine", async () => {
+    const operator = await createTestSession(env, "operator");
+    const reconcile = (name: string, reason: string) =>
+      callRoute(reconcileRoute.POST, {
+        method: "POST",
+        path: `/api/shards/${name}/reconcile`,
+        params: { name },
+        session: operator,
+        body: { reason },
+      });
+    const unknown = await reconcile("shard-z", "wrong shard");
+    expect(unknown.status).toBe(404);
+    expect(await json(unknown)).toMatchObject({ detail: 'no shard named "shard-z" (this console knows shard-a)' });
+    // The test runtime has no engine in the console process.
+    const noEngine = await reconcile("shard-a", "resolve the orphans");
+    expect(noEngine.status).toBe(409);
+    const trail = await trailOf(operator.user.name);
+    expect(trail.map((e) => [e.action, e.targetType, e.targetId, e.outcome, e.reason])).toEqual([
+      ["reconcile", "shard", "shard-z", "refused", "wrong shard"],
+      ["reconcile", "shard", "shard-a", "refused", "resolve the orphans"],
+    ]);
+  });
 });
 
 describe("auth, users and audit routes", () => {

@@ -1,16 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Engine } from "../engine/engine";
 import { CohortError } from "../errors";
 import { applyLeg } from "../sim/transfer";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { waitFor } from "../testing/waitFor";
-import { forceAbort, forceCommit, retryNow, type AuditRecord, type OpsDeps } from "./actions";
+import { forceAbort, forceCommit, retryNow, type OpsDeps } from "./actions";
 import { bulkResolve } from "./bulk";
 
 let env: TestEnv;
 let opsEngine: Engine;
 let deps: OpsDeps;
-const audits: AuditRecord[] = [];
 const operator = { id: "00000000-0000-0000-0000-000000000001", name: "alice" };
 const hang = () => new Promise<void>(() => undefined);
 
@@ -22,9 +22,6 @@ beforeAll(async () => {
     pool: env.db.pool,
     shards: new Map(env.shards.map((s) => [s.name, s])),
     engine: opsEngine,
-    audit: async (r) => {
-      audits.push(r);
-    },
   };
 });
 afterAll(async () => env?.cleanup());
@@ -37,6 +34,9 @@ const ledgerRows = async (txId: string) =>
       ),
     )
   ).reduce((a, b) => a + b, 0);
+/** The audit trail of one transaction, oldest first. */
+const auditOf = (txId: string) =>
+  env.prisma.auditEntry.findMany({ where: { targetType: "transaction", targetId: txId }, orderBy: { id: "asc" } });
 const status = async (id: string) => (await env.prisma.transaction.findUniqueOrThrow({ where: { id } })).status;
 const preparedCount = async () => (await Promise.all(env.shards.map((s) => s.listPrepared()))).flat().length;
 
@@ -73,11 +73,14 @@ describe("operator guards", () => {
     expect((err as CohortError).code).toBe("DECISION_CONFLICT");
     expect((err as Error).message).toMatch(/no prepared transaction on shard-b/);
     expect(await status(tx.id)).toBe("PREPARING");
-    expect(audits.at(-1)).toMatchObject({
+    expect((await auditOf(tx.id)).at(-1)).toMatchObject({
       action: "force-commit",
       outcome: "refused",
       reason: "shard-a is holding locks",
-      targetId: tx.id,
+      userName: "alice",
+      before: { status: "PREPARING", decision: null },
+      after: { status: "PREPARING", decision: null },
+      message: expect.stringMatching(/no prepared transaction on shard-b/),
     });
 
     const result = await forceAbort(deps, { txId: tx.id, operator, reason: "coordinator hung" });
@@ -88,7 +91,18 @@ describe("operator guards", () => {
     expect(await env.shard("shard-a").isPrepared(tx.id)).toBe(false);
     const decision = await env.prisma.logRecord.findFirstOrThrow({ where: { txId: tx.id, type: "decision" } });
     expect(decision.actor).toBe("user:alice");
-    expect(audits.at(-1)).toMatchObject({ action: "force-abort", outcome: "ok" });
+    const audit = await auditOf(tx.id);
+    expect(audit.map((a) => [a.action, a.outcome, a.reason])).toEqual([
+      ["force-commit", "refused", "shard-a is holding locks"],
+      ["force-abort", "ok", "coordinator hung"],
+    ]);
+    expect(audit[1]).toMatchObject({ before: { status: "PREPARING" }, after: { status: "ABORTED", decision: "ABORT" } });
+    // Each attempt also stands in the transaction's own timeline.
+    const timeline = await env.prisma.logRecord.findMany({ where: { txId: tx.id, type: { startsWith: "operator." } } });
+    expect(timeline.map((r) => [r.type, r.actor, (r.data as { outcome: string }).outcome])).toEqual([
+      ["operator.force-commit", "user:alice", "refused"],
+      ["operator.force-abort", "user:alice", "ok"],
+    ]);
   });
 
   it("force-commits a transaction whose branches are all prepared and whose coordinator hangs", async () => {
@@ -115,12 +129,29 @@ describe("operator guards", () => {
       code: "DECISION_CONFLICT",
       message: expect.stringMatching(/logged COMMIT first/),
     });
-    expect(audits.at(-1)).toMatchObject({ action: "force-abort", outcome: "refused" });
+    expect((await auditOf(tx.id)).at(-1)).toMatchObject({ action: "force-abort", outcome: "refused" });
     await expect(forceCommit(deps, { txId: tx.id, operator, reason: "x" }).then((r) => r.outcome)).resolves.toBe("already");
     const retried = await retryNow(deps, { txId: tx.id, operator, reason: "coordinator is stuck" });
     expect(retried.after.status).toBe("COMMITTED");
     expect(await ledgerRows(tx.id)).toBe(2);
     await expect(retryNow(deps, { txId: tx.id, operator, reason: "again" })).rejects.toMatchObject({ code: "DECISION_CONFLICT" });
+  });
+
+  it("reports a logged decision as done when phase two cannot start in this console, and another engine delivers it", async () => {
+    const stuck = await stuckEngine("afterPrepare");
+    const tx = await transfer(stuck, 40, 41);
+    void tx.commit().catch(() => undefined);
+    await waitFor(async () => (await status(tx.id)) === "PREPARING", 5_000, "stuck in PREPARING");
+    // This console's engine is shutting down: adopt() refuses with ENGINE_STOPPED.
+    const stopping = await env.engine();
+    await stopping.stop({ drainMs: 0 });
+    const result = await forceAbort({ ...deps, engine: stopping }, { txId: tx.id, operator, reason: "console restarting" });
+    expect(result.outcome).toBe("done");
+    expect(result.message).toMatch(/^ABORT logged; phase two did not start in this console \(engine instance .* is stopped\)/);
+    expect((await auditOf(tx.id)).at(-1)).toMatchObject({ action: "force-abort", outcome: "ok", reason: "console restarting" });
+    // The forced decision has no coordinator: the live engine of this file takes it over.
+    await waitFor(async () => (await status(tx.id)) === "ABORTED", 15_000, "ABORTED by another engine");
+    expect(await ledgerRows(tx.id)).toBe(0);
   });
 
   it("gives exactly one outcome when a force-abort races the engine's own commit", async () => {
@@ -178,6 +209,30 @@ describe("operator guards", () => {
     for (const id of ids) expect(await status(id)).toBe("PREPARING");
     // Retry only selects decided transactions: none of these.
     expect((await bulkResolve(deps, { filter, action: "retry", reason: "x", operator })).matched).toBe(0);
+    // A coordinator database that cannot be reached: every one fails, and the answer (shown in
+    // the browser) and the audit trail say so without the connection's details.
+    const unreachable = new pg.Pool({
+      connectionString: "postgresql://cohort@127.0.0.1:1/cohort",
+      connectionTimeoutMillis: 2_000,
+    });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const failed = await bulkResolve(
+        { ...deps, pool: unreachable },
+        { filter, action: "force-abort", reason: "db is down", operator, confirmCount: 3 },
+      );
+      expect(failed).toMatchObject({ matched: 3, applied: true, done: 0, refused: 0, failed: 3 });
+      expect(failed.errors).toHaveLength(3);
+      expect(failed.errors.join("\n")).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
+    } finally {
+      logged.mockRestore();
+      await unreachable.end();
+    }
+    for (const id of ids) expect(await status(id)).toBe("PREPARING");
+    const failures = await env.prisma.auditEntry.findMany({ where: { targetId: { in: ids }, outcome: "failed" } });
+    expect(failures).toHaveLength(3);
+    expect(failures.map((a) => a.message).join("\n")).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
+
     const applied = await bulkResolve(deps, {
       filter,
       action: "force-abort",
@@ -189,6 +244,7 @@ describe("operator guards", () => {
     // The ABORT decisions are logged; phase two may be finished by any live engine in this
     // file (a cleared coordinator is claimable by all), so wait for the outcome to land.
     await waitFor(async () => (await Promise.all(ids.map(status))).every((s) => s === "ABORTED"), 15_000, "all ABORTED");
-    expect(audits.filter((a) => ids.includes(a.targetId) && a.reason.includes("(bulk force-abort)"))).toHaveLength(3);
+    const audited = await env.prisma.auditEntry.findMany({ where: { targetId: { in: ids }, outcome: "ok" } });
+    expect(audited.map((a) => a.reason)).toEqual(Array(3).fill("shard-b came back (bulk force-abort)"));
   });
 });

@@ -3,28 +3,18 @@
 // point at the same moment either wins or loses cleanly, and the operator is told which.
 // Every attempt, refused or not, is audited with the user and the reason.
 import type pg from "pg";
+import { TRANSACTION_TARGET } from "../audit/audit";
+import { recordDone, recordRefusal, type AuditBase } from "../audit/audited";
 import type { PrismaClient } from "../db/prisma";
 import { execute, sql } from "../db/sql";
 import type { Engine } from "../engine/engine";
-import { CohortError, errorMessage } from "../errors";
+import { CohortError, errorMessage, isCohortError } from "../errors";
 import type { PostgresShard } from "../participants/postgresShard";
 import { readSnapshot, type TxSnapshot } from "./snapshot";
 
 export interface Operator {
   id: string;
   name: string;
-}
-
-export interface AuditRecord {
-  user: Operator;
-  action: string;
-  targetType: "transaction" | "shard";
-  targetId: string;
-  reason: string;
-  before: unknown;
-  after: unknown;
-  outcome: "ok" | "refused" | "failed";
-  message: string;
 }
 
 export interface OpsDeps {
@@ -35,7 +25,6 @@ export interface OpsDeps {
   /** The engine instance in this process, which drives phase two right away; without one
    * the decision is left unowned and the next live instance takes it over within a heartbeat. */
   engine: Engine | null;
-  audit(record: AuditRecord): Promise<void>;
 }
 
 export interface ActionRequest {
@@ -145,22 +134,33 @@ export async function retryNow(deps: OpsDeps, req: ActionRequest): Promise<Actio
   });
 }
 
-/** Phase two after an operator's decision: now in this process, or by the next live instance. */
+/**
+ * Phase two after an operator's decision: now in this process, or by the next live instance.
+ * Never throws: the decision is logged by now, and an error would tell the operator that the
+ * action failed when only its delivery is late.
+ */
 async function drive(deps: OpsDeps, req: ActionRequest): Promise<string> {
   if (!deps.engine) {
     await deps.pool.query("UPDATE transactions SET coordinator_id = NULL WHERE id = $1 AND ended_at IS NULL", [req.txId]);
     return "phase two is queued for the next engine heartbeat";
   }
-  const result = await deps.engine.adopt(req.txId, actor(req.operator));
-  if (!result) return "the transaction is finished or still owned by its live coordinator";
-  if (result.pending.length === 0) return "phase two reached every branch";
-  return `phase two is still pending on ${result.pending.join(", ")} and keeps retrying`;
+  try {
+    const result = await deps.engine.adopt(req.txId, actor(req.operator));
+    if (!result) return "the transaction is finished or still owned by its live coordinator";
+    if (result.pending.length === 0) return "phase two reached every branch";
+    return `phase two is still pending on ${result.pending.join(", ")} and keeps retrying`;
+  } catch (err) {
+    const exposed = isCohortError(err) && err.expose;
+    if (!exposed) console.error(`[ops] phase two of ${req.txId} could not start after ${actor(req.operator)}'s action:`, err);
+    return `phase two did not start in this console (${exposed ? err.message : "internal error, see the console's log"}); a live engine instance takes it over within a heartbeat`;
+  }
 }
 
 function refused(message: string, now: TxSnapshot): CohortError {
   return new CohortError("DECISION_CONFLICT", message, { details: { status: now.status, decision: now.decision } });
 }
 
+/** Runs an action between two snapshots of the transaction and audits it whatever happens. */
 async function audited(
   deps: OpsDeps,
   req: ActionRequest,
@@ -168,28 +168,23 @@ async function audited(
   run: (before: TxSnapshot) => Promise<{ outcome: ActionResult["outcome"]; message: string }>,
 ): Promise<ActionResult> {
   const before = await readSnapshot(deps.prisma, req.txId);
-  const record = async (outcome: AuditRecord["outcome"], message: string) => {
-    const after = await readSnapshot(deps.prisma, req.txId).catch(() => before);
-    await deps.audit({
-      user: req.operator,
-      action,
-      targetType: "transaction",
-      targetId: req.txId,
-      reason: req.reason,
-      before,
-      after,
-      outcome,
-      message,
-    });
-    return after;
+  const base: AuditBase = {
+    user: req.operator,
+    action,
+    targetType: TRANSACTION_TARGET,
+    targetId: req.txId,
+    reason: req.reason,
   };
+  const now = () => readSnapshot(deps.prisma, req.txId).catch(() => before);
+  let result: { outcome: ActionResult["outcome"]; message: string };
   try {
-    const result = await run(before);
-    const after = await record("ok", result.message);
-    return { ...result, before, after };
+    result = await run(before);
   } catch (err) {
-    const guard = err instanceof CohortError && err.code === "DECISION_CONFLICT";
-    await record(guard ? "refused" : "failed", errorMessage(err)).catch(() => undefined);
+    await recordRefusal(deps.prisma, { ...base, before, after: await now() }, err);
     throw err;
   }
+  // Decisions are forced through the pool, outside Prisma: recorded once they are made.
+  const after = await now();
+  await recordDone(deps.prisma, { ...base, outcome: "ok", before, after, message: result.message });
+  return { ...result, before, after };
 }

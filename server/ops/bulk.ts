@@ -1,7 +1,7 @@
 // Bulk resolution, for the day a shard comes back with 10,000 prepared transactions: select
 // in-doubt transactions by filter, show the count, and act only when the operator confirms
 // that same count (the set may have changed between the two clicks).
-import { CohortError, errorMessage } from "../errors";
+import { CohortError, errorMessage, isCohortError } from "../errors";
 import { forceAbort, retryNow, type OpsDeps, type Operator } from "./actions";
 import { listInDoubt, type InDoubtFilter } from "./inDoubt";
 import { mapLimit } from "../engine/recovery";
@@ -52,9 +52,14 @@ export async function bulkResolve(deps: OpsDeps, req: BulkRequest): Promise<Bulk
       if (r.outcome === "done") result.done++;
       else result.already++;
     } catch (err) {
-      if (err instanceof CohortError && err.code === "DECISION_CONFLICT") result.refused++;
+      // As in the audit trail: what the guards said, but never an internal error's own words.
+      const refused = isCohortError(err) && err.expose;
+      if (refused) result.refused++;
       else result.failed++;
-      if (result.errors.length < 20) result.errors.push(`${tx.id}: ${errorMessage(err)}`);
+      if (result.errors.length < 20) {
+        result.errors.push(`${tx.id}: ${refused ? errorMessage(err) : "internal error (see the console's log)"}`);
+      }
+      if (!refused) console.error(`[ops] bulk ${req.action} of ${tx.id} failed:`, err);
     }
   });
   result.applied = true;

@@ -1,6 +1,5 @@
-// Operator actions as the console runs them: the runtime's clients plus the audit trail
-// (which also writes each action into the transaction's own timeline).
-import { recordAudit } from "../audit/audit";
+// Operator actions as the console runs them: the runtime's clients. The actions write their
+// own audit trail (which also puts each action into the transaction's timeline).
 import { getRuntime } from "../runtime";
 import type { OpsDeps } from "./actions";
 
@@ -11,8 +10,5 @@ export function consoleOpsDeps(): OpsDeps {
     pool: runtime.pool,
     shards: new Map(runtime.shards.map((s) => [s.name, s])),
     engine: runtime.engine,
-    audit: async (record) => {
-      await recordAudit(runtime.prisma, record);
-    },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { wholeNumber } from "../http/inputs";
 
 /** The in-doubt filter as it arrives in a query string or a bulk request body. */
 export const inDoubtFilterSchema = z.object({
@@ -7,10 +8,5 @@ export const inDoubtFilterSchema = z.object({
     .regex(/^[a-z][a-z0-9_-]{0,30}$/, "not a shard name")
     .optional(),
   decision: z.enum(["COMMIT", "ABORT", "none"]).optional(),
-  olderThanSeconds: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(31 * 24 * 3600)
-    .optional(),
+  olderThanSeconds: wholeNumber(0, 31 * 24 * 3600, "a number of seconds").optional(),
 });

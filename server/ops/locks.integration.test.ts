@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as lockRoute from "@/app/api/locks/[key]/route";
 import * as releaseRoute from "@/app/api/locks/release/route";
 import * as locksRoute from "@/app/api/locks/route";
-import { encodeLockKey } from "@/components/locks/lockKey";
+import { encodeLockKey } from "@/server/locks/lockKeyInUrl";
 import { listAudit } from "../audit/audit";
 import { CohortError } from "../errors";
 import { compareTokens } from "../locks/fencing";
@@ -225,7 +225,7 @@ describe("releaseLock guards", () => {
 
     // Once the transaction is resolved its rows are free, and so is the lock to release.
     const live = await env.engine();
-    const opsDeps = { prisma: env.prisma, pool: env.db.pool, shards: deps.shards, engine: live, audit: async () => undefined };
+    const opsDeps = { prisma: env.prisma, pool: env.db.pool, shards: deps.shards, engine: live };
     await forceAbort(opsDeps, { txId, operator, reason: "resolve first" });
     await waitFor(
       async () => (await env.prisma.transaction.findUnique({ where: { id: txId }, select: { endedAt: true } }))?.endedAt,

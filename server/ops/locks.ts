@@ -8,13 +8,13 @@
 // whatever happens to the Redis lease, so releasing the lease would free nothing.
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import { recordRefusal } from "../audit/audited";
-import { recordAudit } from "../audit/audit";
+import { runThenAudit } from "../audit/audited";
 import type { PrismaClient } from "../db/prisma";
-import { CohortError, errorMessage, isCohortError } from "../errors";
+import { CohortError, isCohortError } from "../errors";
+import { wholeNumber } from "../http/inputs";
 import { assertLockKey, parseHeldMember } from "../locks/keys";
 import { LockService } from "../locks/lockService";
-import type { ForcedRelease, ForceReleaseResult, HeldLock, LockHolder, LockMode, LockState, LockWaiter } from "../locks/types";
+import type { ForcedRelease, HeldLock, LockHolder, LockMode, LockWaiter } from "../locks/types";
 import { edgeId, findCycles } from "../locks/waitForGraph";
 import type { PostgresShard } from "../participants/postgresShard";
 import { getRuntime, type Runtime } from "../runtime";
@@ -159,7 +159,7 @@ export const lockListQuerySchema = z.object({
       .regex(/^[A-Za-z0-9_-]+$/, "must be a cursor from a previous page")
       .optional(),
   ),
-  limit: z.coerce.number().int().min(1).max(LOCK_PAGE_MAX).optional(),
+  limit: wholeNumber(1, LOCK_PAGE_MAX).optional(),
 });
 
 export type LockListQuery = z.infer<typeof lockListQuerySchema>;
@@ -338,50 +338,34 @@ export interface ReleaseRequest {
  */
 export async function releaseLock(deps: LockOpsDeps, req: ReleaseRequest): Promise<ReleaseResult> {
   const audit = { user: req.operator, action: "lock.release", targetType: "lock", targetId: req.key, reason: req.reason };
-  let state: LockState;
-  let result: ForceReleaseResult;
-  try {
+  // Redis and PostgreSQL share no transaction, so the release is recorded after the fact.
+  // Should that write fail, the lock itself and the lock service's audit stream still name
+  // who released it.
+  return runThenAudit(deps.prisma, audit, async () => {
     assertLockKey(req.key);
-    state = await deps.locks.inspect(req.key);
+    const state = await deps.locks.inspect(req.key);
     const target = state.holders.find((h) => h.token === req.expectedToken);
     if (!target) throw staleToken(req.key, req.expectedToken, state.holders);
     const prepared = await preparedHolder(deps, target.owner);
     if (prepared) throw preparedRefusal(req.key, prepared);
-    result = await deps.locks
+    const result = await deps.locks
       .forceRelease({ key: req.key, expectedToken: req.expectedToken, actor: `user:${req.operator.name}`, reason: req.reason })
       .catch((err: unknown) => {
         if (!isCohortError(err, "STALE_TOKEN")) throw err;
         const holders = Array.isArray(err.details?.holders) ? (err.details.holders as LockHolder[]) : [];
         throw staleToken(req.key, req.expectedToken, holders);
       });
-  } catch (err) {
-    await recordRefusal(deps.prisma, audit, err);
-    throw err;
-  }
-  const released = result.before.find((h) => h.token === req.expectedToken)!;
-  const message =
-    `released token ${released.token} held by ${released.owner} (${released.mode}, for ${Math.round((result.at - released.acquiredAt) / 1000)} s); ` +
-    `fence now ${result.fence}`;
-  // Recorded after the fact: Redis and PostgreSQL share no transaction. Should this write
-  // fail, the lock itself and the lock service's audit stream still name who released it.
-  await recordAudit(deps.prisma, {
-    ...audit,
-    outcome: "ok",
-    before: { holders: result.before.map(holderLine), fence: state.fence },
-    after: { holders: result.after.map(holderLine), fence: result.fence },
-    message,
-  }).catch((err: unknown) => console.error(`[locks] audit of the release of "${req.key}" failed: ${errorMessage(err)}`));
-  return { key: req.key, released, fence: result.fence, remaining: result.after, at: result.at, message };
-}
-
-/**
- * Extra problem-details members of a refused release (the tx id and link, or who holds the
- * lock now), for the route to add to its problem+json answer. Only these keys are public.
- */
-export function releaseProblemExtras(err: unknown): Record<string, unknown> | null {
-  if (!isCohortError(err) || !err.expose) return null;
-  const extras = err.details?.problem;
-  return extras && typeof extras === "object" ? (extras as Record<string, unknown>) : null;
+    const released = result.before.find((h) => h.token === req.expectedToken)!;
+    const message =
+      `released token ${released.token} held by ${released.owner} (${released.mode}, for ${Math.round((result.at - released.acquiredAt) / 1000)} s); ` +
+      `fence now ${result.fence}`;
+    return {
+      result: { key: req.key, released, fence: result.fence, remaining: result.after, at: result.at, message },
+      before: { holders: result.before.map(holderLine), fence: state.fence },
+      after: { holders: result.after.map(holderLine), fence: result.fence },
+      message,
+    };
+  });
 }
 
 function staleToken(key: string, expected: string, holders: LockHolder[]): CohortError {

@@ -5,10 +5,9 @@
 // ask the coordinator log: an entry is never requeued against the log's decision, nor for
 // a transaction that has already ended.
 import type { Redis } from "ioredis";
-import { recordRefusal } from "../audit/audited";
-import { recordAudit } from "../audit/audit";
+import { runThenAudit, type AuditBase, type AuditedResult } from "../audit/audited";
 import type { PrismaClient } from "../db/prisma";
-import { CohortError } from "../errors";
+import { CohortError, isCohortError } from "../errors";
 import { collectFigures, listStreams } from "../queues/figures";
 import { decodePhase2, type Phase2Entry } from "../queues/phase2Entries";
 import {
@@ -24,6 +23,7 @@ import {
 } from "../queues/queueOps";
 import type { RabbitDepths } from "../queues/rabbit";
 import { readSeries } from "../queues/sampler";
+import { registryKey } from "../queues/streamQueue";
 import type { DeadLetter, PendingEntry, QueueSample, RabbitQueueFigures, StreamFigures } from "../queues/types";
 import { getRuntime } from "../runtime";
 import type { Operator } from "./actions";
@@ -82,18 +82,36 @@ export async function queueDetail(deps: QueueOpsDeps, stream: string): Promise<Q
   return { figures: figures!, pending, dead, series };
 }
 
+/** One SISMEMBER: the registry lists the streams of this console's namespace only. */
 async function assertKnownStream(deps: QueueOpsDeps, stream: string): Promise<void> {
+  if (await deps.redis.sismember(registryKey(deps.namespace), stream)) return;
   const known = await listStreams(deps.redis, deps.namespace);
-  if (!known.includes(stream)) {
-    throw new CohortError("NOT_FOUND", `no queue stream "${stream}" (known: ${known.join(", ") || "none yet"})`);
-  }
+  throw new CohortError("NOT_FOUND", `no queue stream "${stream}" (known: ${known.join(", ") || "none yet"})`);
 }
 
-async function assertKnownGroup(deps: QueueOpsDeps, stream: string, group: string): Promise<void> {
-  const [figures] = await collectFigures(deps.redis, [stream]);
-  if (!figures!.groups.some((g) => g.name === group)) {
-    throw new CohortError("NOT_FOUND", `stream ${stream} has no consumer group "${group}"`);
-  }
+/** The stream's consumer groups, by name (one XINFO GROUPS); refuses a group it does not have. */
+async function assertKnownGroup(deps: QueueOpsDeps, stream: string, group: string): Promise<string[]> {
+  // A registered stream that no longer exists (FLUSHALL, a restart without persistence) has no groups.
+  const reply = await deps.redis.call("XINFO", "GROUPS", stream).catch(() => []);
+  const groups = infoRecords(reply).map((g) => String(g.get("name")));
+  if (!groups.includes(group)) throw new CohortError("NOT_FOUND", `stream ${stream} has no consumer group "${group}"`);
+  return groups;
+}
+
+/** The group's consumers and how long each has been silent (one XINFO CONSUMERS). */
+async function groupConsumers(deps: QueueOpsDeps, stream: string, group: string): Promise<{ name: string; idleMs: number }[]> {
+  const reply = await deps.redis.call("XINFO", "CONSUMERS", stream, group);
+  return infoRecords(reply).map((c) => ({ name: String(c.get("name")), idleMs: Number(c.get("idle") ?? 0) }));
+}
+
+/** XINFO GROUPS and CONSUMERS answer a list of flat [field, value, …] arrays. */
+function infoRecords(reply: unknown): Map<string, unknown>[] {
+  if (!Array.isArray(reply)) return [];
+  return reply.map((flat: unknown) => {
+    const record = new Map<string, unknown>();
+    if (Array.isArray(flat)) for (let i = 0; i + 1 < flat.length; i += 2) record.set(String(flat[i]), flat[i + 1]);
+    return record;
+  });
 }
 
 interface EntryAction {
@@ -110,41 +128,33 @@ export interface QueueActionResult {
   message: string;
 }
 
-const target = (stream: string, id: string) => `${stream}/${id}`;
-
-/** Runs an action's guards and move, auditing the outcome whatever it is. */
-async function audited(
-  deps: QueueOpsDeps,
-  base: { operator: Operator; action: string; stream: string; id: string; reason: string },
-  work: () => Promise<{ before: unknown; after: unknown; message: string }>,
-): Promise<QueueActionResult> {
-  const auditBase = {
-    user: { id: base.operator.id, name: base.operator.name },
-    action: base.action,
+/** Every queue action is audited on its entry, `<stream>/<id>`, whatever its outcome. */
+function entryAudit(a: { stream: string; operator: Operator; reason: string }, action: string, id: string): AuditBase {
+  return {
+    user: { id: a.operator.id, name: a.operator.name },
+    action,
     targetType: "queue-entry",
-    targetId: target(base.stream, base.id),
-    reason: base.reason,
+    targetId: `${a.stream}/${id}`,
+    reason: a.reason,
   };
-  let done: { before: unknown; after: unknown; message: string };
-  try {
-    done = await work();
-  } catch (err) {
-    await recordRefusal(deps.prisma, auditBase, err);
-    throw err;
-  }
-  await recordAudit(deps.prisma, { ...auditBase, outcome: "ok", before: done.before, after: done.after, message: done.message });
-  return { ok: true, message: done.message };
 }
+
+const done = (before: unknown, after: unknown, message: string): AuditedResult<QueueActionResult> => ({
+  result: { ok: true, message },
+  before,
+  after,
+  message,
+});
 
 /** Retry now: the entry is delivered again at once, by its owner or, if that is gone, by any live consumer. */
 export function retryEntry(deps: QueueOpsDeps, a: EntryAction): Promise<QueueActionResult> {
-  return audited(deps, { ...a, action: "queue.retryNow" }, async () => {
+  return runThenAudit(deps.prisma, entryAudit(a, "queue.retryNow", a.id), async () => {
     await assertKnownStream(deps, a.stream);
     await assertKnownGroup(deps, a.stream, a.group);
     const before = await readPending(deps.redis, a.stream, a.group, a.id);
     if (!before) throw notPending(a);
     const owner = await retryNow(deps.redis, a.stream, a.group, a.id, deps.reclaimIdleMs);
-    return { before, after: { due: "now", owner }, message: `entry ${a.id} is due now (owner ${owner})` };
+    return done(before, { due: "now", owner }, `entry ${a.id} is due now (owner ${owner})`);
   });
 }
 
@@ -154,16 +164,15 @@ export function retryEntry(deps: QueueOpsDeps, a: EntryAction): Promise<QueueAct
  * an entry given to a dead consumer would only wait for the reclaim.
  */
 export function claimEntry(deps: QueueOpsDeps, a: EntryAction & { consumer: string }): Promise<QueueActionResult> {
-  return audited(deps, { ...a, action: "queue.claim" }, async () => {
+  return runThenAudit(deps.prisma, entryAudit(a, "queue.claim", a.id), async () => {
     await assertKnownStream(deps, a.stream);
-    const [figures] = await collectFigures(deps.redis, [a.stream]);
-    const group = figures!.groups.find((g) => g.name === a.group);
-    if (!group) throw new CohortError("NOT_FOUND", `stream ${a.stream} has no consumer group "${a.group}"`);
-    const target = group.consumers.find((c) => c.name === a.consumer);
+    await assertKnownGroup(deps, a.stream, a.group);
+    const consumers = await groupConsumers(deps, a.stream, a.group);
+    const target = consumers.find((c) => c.name === a.consumer);
     if (!target) {
       throw new CohortError(
         "NOT_FOUND",
-        `group ${a.group} has no consumer "${a.consumer}" (known: ${group.consumers.map((c) => c.name).join(", ") || "none"})`,
+        `group ${a.group} has no consumer "${a.consumer}" (known: ${consumers.map((c) => c.name).join(", ") || "none"})`,
       );
     }
     if (target.idleMs >= deps.reclaimIdleMs) {
@@ -177,35 +186,26 @@ export function claimEntry(deps: QueueOpsDeps, a: EntryAction & { consumer: stri
     if (before.consumer === a.consumer) throw new CohortError("CONFLICT", `entry ${a.id} is already ${a.consumer}'s`);
     // Past the longest phase-2 backoff (10 s) where the threshold allows, and 2 s short of it.
     await claimTo(deps.redis, a.stream, a.group, a.id, a.consumer, Math.max(0, deps.reclaimIdleMs - 2_000));
-    return {
-      before,
-      after: { consumer: a.consumer },
-      message: `entry ${a.id} moved from ${before.consumer} to ${a.consumer}, due now`,
-    };
+    return done(before, { consumer: a.consumer }, `entry ${a.id} moved from ${before.consumer} to ${a.consumer}, due now`);
   });
 }
 
 /** Moves a pending entry to the dead letters; a phase-2 entry marks its branch as waiting for a person. */
 export function deadLetterEntry(deps: QueueOpsDeps, a: EntryAction): Promise<QueueActionResult> {
-  return audited(deps, { ...a, action: "queue.deadLetter" }, async () => {
+  return runThenAudit(deps.prisma, entryAudit(a, "queue.deadLetter", a.id), async () => {
     await assertKnownStream(deps, a.stream);
-    await assertKnownGroup(deps, a.stream, a.group);
+    const groups = await assertKnownGroup(deps, a.stream, a.group);
     const before = await readPending(deps.redis, a.stream, a.group, a.id);
     if (!before) throw notPending(a);
-    const groups = (await collectFigures(deps.redis, [a.stream]))[0]!.groups.length;
     const moved = await moveToDead(deps.redis, a.stream, a.group, a.id, {
       error: `moved by ${a.operator.name}: ${a.reason}`,
       by: `operator:${a.operator.name}`,
       // Another group may still need the entry: only a stream with one group lets it go.
-      deleteFromStream: groups === 1,
+      deleteFromStream: groups.length === 1,
     });
     const job = before.fields ? decodePhase2(before.fields) : null;
     if (job) await markBranch(deps, job, "phase2.dead-lettered", a.operator, { deadId: moved.deadId, reason: a.reason });
-    return {
-      before,
-      after: moved,
-      message: `entry ${a.id} moved to the dead letters as ${moved.deadId} after ${moved.deliveries} deliveries`,
-    };
+    return done(before, moved, `entry ${a.id} moved to the dead letters as ${moved.deadId} after ${moved.deliveries} deliveries`);
   });
 }
 
@@ -214,7 +214,7 @@ export function requeueDeadLetter(
   deps: QueueOpsDeps,
   a: { stream: string; deadId: string; operator: Operator; reason: string },
 ): Promise<QueueActionResult> {
-  return audited(deps, { ...a, id: a.deadId, action: "queue.requeue" }, async () => {
+  return runThenAudit(deps.prisma, entryAudit(a, "queue.requeue", a.deadId), async () => {
     await assertKnownStream(deps, a.stream);
     const before = await readDeadLetter(deps.redis, a.stream, a.deadId);
     if (!before) {
@@ -227,7 +227,7 @@ export function requeueDeadLetter(
     if (job) await assertDeliveryWanted(deps, job);
     const id = await requeue(deps.redis, a.stream, a.deadId);
     if (job) await markBranch(deps, job, "phase2.requeued", a.operator, { id, reason: a.reason });
-    return { before, after: { id }, message: `dead letter ${a.deadId} is back on ${a.stream} as ${id}` };
+    return done(before, { id }, `dead letter ${a.deadId} is back on ${a.stream} as ${id}`);
   });
 }
 
@@ -236,27 +236,33 @@ export function purgeDeadLetters(
   deps: QueueOpsDeps,
   a: { stream: string; expectedCount: number; expectedLastId: string; operator: Operator; reason: string },
 ): Promise<QueueActionResult> {
-  return audited(deps, { ...a, id: "dead", action: "queue.purgeDead" }, async () => {
+  return runThenAudit(deps.prisma, entryAudit(a, "queue.purgeDead", "dead"), async () => {
     await assertKnownStream(deps, a.stream);
     const { entries } = await listDeadLetters(deps.redis, a.stream, 1000);
-    const removed = await purgeDead(deps.redis, a.stream, { count: a.expectedCount, lastId: a.expectedLastId });
+    const removed = await purgeDead(deps.redis, a.stream, { count: a.expectedCount, lastId: a.expectedLastId }).catch(
+      (err: unknown) => {
+        // The 409 also says what is there now, so the console can show it and ask again.
+        if (!isCohortError(err, "CONFLICT") || typeof err.details?.count !== "number") throw err;
+        const now = { count: err.details.count, lastId: String(err.details.lastId ?? "") };
+        throw new CohortError("CONFLICT", err.message, { details: { ...now, problem: now } });
+      },
+    );
     const phase2 = entries.flatMap((e) => {
       const job = decodePhase2(e.fields);
       return job ? [`${job.tx}@${job.shard}`] : [];
     });
-    return {
-      before: {
+    return done(
+      {
         count: a.expectedCount,
         lastId: a.expectedLastId,
         entries: entries.slice(0, 100).map((e) => ({ id: e.id, fields: e.fields })),
       },
-      after: { count: 0 },
-      message:
-        `purged ${removed} dead letter(s)` +
+      { count: 0 },
+      `purged ${removed} dead letter(s)` +
         (phase2.length > 0
           ? `; ${phase2.length} phase-2 branch(es) stay marked for attention on the In doubt page (retry them there)`
           : ""),
-    };
+    );
   });
 }
 

@@ -1,23 +1,38 @@
-// "Resolve now" for orphan prepared transactions: runs the engine's reconciliation of one
-// shard at once instead of waiting for its next periodic pass. Audited like every action.
+// "Resolve now" for orphan prepared transactions: runs the engine's reconciliation at once
+// instead of waiting for its next periodic pass. Audited like every action, refusals included.
+import { recordDone, recordRefusal, type AuditBase } from "../audit/audited";
+import type { ReconcileReport } from "../engine/recovery";
 import { CohortError } from "../errors";
 import { getRuntime } from "../runtime";
 import type { Operator } from "./actions";
-import { consoleOpsDeps } from "./consoleDeps";
 
-export async function reconcileShardNow(req: { shard: string; operator: Operator; reason: string }) {
+export async function reconcileShardNow(req: {
+  shard: string;
+  operator: Operator;
+  reason: string;
+}): Promise<ReconcileReport | null> {
   const runtime = getRuntime();
-  const deps = consoleOpsDeps();
-  if (!runtime.shardNames.includes(req.shard)) throw new CohortError("NOT_FOUND", `no shard named ${req.shard}`);
-  if (!runtime.engine)
-    throw new CohortError("CONFLICT", "this console runs no engine instance: orphans are resolved by the engines' next pass");
-  const report = (await runtime.engine.reconcile()).find((r) => r.shard === req.shard) ?? null;
-  await deps.audit({
+  const base: AuditBase = {
     user: req.operator,
     action: "reconcile",
     targetType: "shard",
     targetId: req.shard,
     reason: req.reason,
+  };
+  let report: ReconcileReport | null;
+  try {
+    if (!runtime.shardNames.includes(req.shard)) {
+      throw new CohortError("NOT_FOUND", `no shard named "${req.shard}" (this console knows ${runtime.shardNames.join(", ")})`);
+    }
+    if (!runtime.engine)
+      throw new CohortError("CONFLICT", "this console runs no engine instance: orphans are resolved by the engines' next pass");
+    report = (await runtime.engine.reconcile()).find((r) => r.shard === req.shard) ?? null;
+  } catch (err) {
+    await recordRefusal(runtime.prisma, base, err);
+    throw err;
+  }
+  await recordDone(runtime.prisma, {
+    ...base,
     before: null,
     after: report,
     outcome: report && report.errors.length === 0 ? "ok" : "failed",

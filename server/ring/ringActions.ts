@@ -3,9 +3,7 @@
 // Each is audited (target type "ring", target id the run), refused attempts included; a
 // refused start has no run, and names the version it would have made ("version:<n>").
 import type { Redis } from "ioredis";
-import { recordAudit } from "../audit/audit";
-import { recordRefusal, type AuditBase } from "../audit/audited";
-import type { PrismaClient } from "../db/prisma";
+import { recordDone, recordRefusal, runThenAudit, type AuditBase } from "../audit/audited";
 import { CohortError } from "../errors";
 import { getRebalanceRun, cancelRebalance, resumeRebalance } from "./rebalanceStore";
 import { describeChange, toRingChange, type RingChangeInput } from "./ringChange";
@@ -79,13 +77,16 @@ export async function startRebalance(
     if (!run) throw new CohortError("INTERNAL", `rebalance run ${saved.runId} vanished`);
     started = { version: saved.version, run: runView(run) };
   } catch (err) {
-    await recordRefusal(deps.prisma, base, err);
+    await recordRefusal(deps.prisma, { ...base, before }, err);
     throw err;
   }
-  await audit(deps.prisma, { ...base, targetId: started.run.id }, before, {
-    version: started.version,
-    change: req.change,
-    runId: started.run.id,
+  // Audited on the run it made, which cancel and resume are audited on too.
+  await recordDone(deps.prisma, {
+    ...base,
+    targetId: started.run.id,
+    outcome: "ok",
+    before,
+    after: { version: started.version, change: req.change, runId: started.run.id },
   });
   return started;
 }
@@ -113,28 +114,15 @@ async function changeRun(
   work: () => Promise<Parameters<typeof runView>[0]>,
 ): Promise<RunView> {
   const base: AuditBase = { user: req.user, action, targetType: RING_TARGET, targetId: req.runId, reason: req.reason };
-  let before: RunView | null = null;
-  let after: RunView;
-  try {
+  return runThenAudit(deps.prisma, base, async () => {
     const run = await getRebalanceRun(deps.prisma, req.runId);
     if (!run) throw new CohortError("NOT_FOUND", `no rebalance run ${req.runId}`);
-    before = runView(run);
-    after = runView(await work());
-  } catch (err) {
-    await recordRefusal(deps.prisma, base, err);
-    throw err;
-  }
-  await audit(deps.prisma, base, statusOf(before), statusOf(after));
-  return after;
+    const before = runView(run);
+    const after = runView(await work());
+    return { result: after, before: statusOf(before), after: statusOf(after) };
+  });
 }
 
-function statusOf(run: RunView | null) {
-  return run && { status: run.status, moved: run.moved, skipped: run.skipped, total: run.total, cursor: run.cursor };
-}
-
-async function audit(prisma: PrismaClient, base: AuditBase, before: unknown, after: unknown): Promise<void> {
-  // The change is made; an audit write that fails now must not turn it into an error.
-  await recordAudit(prisma, { ...base, outcome: "ok", before, after }).catch((err: unknown) =>
-    console.error("[audit] could not record a ring action:", err),
-  );
+function statusOf(run: RunView) {
+  return { status: run.status, moved: run.moved, skipped: run.skipped, total: run.total, cursor: run.cursor };
 }

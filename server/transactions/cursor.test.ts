@@ -22,6 +22,9 @@ describe("list cursors", () => {
     ["an uppercase id", Buffer.from(JSON.stringify({ t: 1, id: ID.toUpperCase() })).toString("base64url")],
     ["a fractional time", Buffer.from(JSON.stringify({ t: 1.5, id: ID })).toString("base64url")],
     ["a time out of range", Buffer.from(JSON.stringify({ t: 1e17, id: ID })).toString("base64url")],
+    // Valid JavaScript dates that PostgreSQL cannot read as a timestamp.
+    ["a time past year 9999", Buffer.from(JSON.stringify({ t: 8.64e15, id: ID })).toString("base64url")],
+    ["a time before 1970", Buffer.from(JSON.stringify({ t: -8.64e15, id: ID })).toString("base64url")],
     ["extra keys", Buffer.from(JSON.stringify({ t: 1, id: ID, offset: 5 })).toString("base64url")],
     ["a JSON array", Buffer.from("[1]").toString("base64url")],
     ["too long", "A".repeat(500)],

@@ -16,9 +16,13 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** Far more than {t, id} needs; anything longer is not one of ours. */
 const MAX_CURSOR_LENGTH = 200;
 
+/** 9999-12-31T23:59:59.999Z: past it, a Date no longer prints as a timestamp PostgreSQL reads. */
+const MAX_CURSOR_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 const cursorKey = z.strictObject({
-  // PostgreSQL timestamps stop at year 294276; JavaScript dates at ±8.64e15 ms.
-  t: z.number().int().min(-8.64e15).max(8.64e15),
+  // Cursors come from started_at, which is never before 1970; a time outside the years
+  // 1970–9999 would reach SQL as a timestamp PostgreSQL cannot parse (a 500, not a 400).
+  t: z.number().int().min(0).max(MAX_CURSOR_TIME),
   id: z.string().regex(UUID),
 });
 

@@ -2,6 +2,7 @@
 // of GET /api/transactions and by the list page for its first render, so a shared link and
 // the API agree on what every parameter means. Bad input is a 400 naming the field.
 import { z } from "zod";
+import { wholeNumber } from "../http/inputs";
 import { decodeCursor, type CursorKey } from "./cursor";
 import { DEFAULT_LIMIT, MAX_LABEL_LENGTH, MAX_LIMIT, TX_STATES, type ListFilters } from "./listParams";
 
@@ -23,7 +24,7 @@ export const listQuerySchema = z.object({
   ),
   label: optional(z.string().trim().min(1).max(MAX_LABEL_LENGTH)),
   shard: optional(z.string().regex(SHARD_NAME, "not a shard name")),
-  olderThan: optional(z.coerce.number({ error: "expected a number of seconds" }).int().min(1).max(MAX_AGE_SECONDS)),
+  olderThan: optional(wholeNumber(1, MAX_AGE_SECONDS, "a number of seconds")),
   // A uuid prefix as people paste it: any case, dashes anywhere.
   id: optional(
     z
@@ -32,9 +33,7 @@ export const listQuerySchema = z.object({
       .pipe(z.string().regex(/^[0-9a-f]{1,32}$/, "expected the beginning of a transaction id (hex digits)")),
   ),
   sort: optional(z.enum(["newest", "oldest"])).transform((s) => s ?? "newest"),
-  limit: optional(z.coerce.number({ error: "expected a number" }).int().min(1).max(MAX_LIMIT)).transform(
-    (n) => n ?? DEFAULT_LIMIT,
-  ),
+  limit: optional(wholeNumber(1, MAX_LIMIT)).transform((n) => n ?? DEFAULT_LIMIT),
   cursor: optional(
     z.string().transform((s, ctx): CursorKey => {
       try {

@@ -15,5 +15,5 @@ export const POST = api(
       confirmCount: z.number().int().min(0).optional(),
     }),
   },
-  async ({ user, body }) => bulkResolve(consoleOpsDeps(), { ...body, operator: { id: user!.id, name: user!.name } }),
+  async ({ user, body }) => bulkResolve(consoleOpsDeps(), { ...body, operator: { id: user.id, name: user.name } }),
 );

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { decodeLockKey } from "@/components/locks/lockKey";
+import { decodeLockKey } from "@/server/locks/lockKeyInUrl";
 import { api } from "@/server/http/api";
 import { consoleLockDeps, lockDetail } from "@/server/ops/locks";
 

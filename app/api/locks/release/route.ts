@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { problemResponse } from "@/server/http/problem";
 import { api, reasonSchema } from "@/server/http/api";
-import { consoleLockDeps, releaseLock, releaseProblemExtras } from "@/server/ops/locks";
+import { consoleLockDeps, releaseLock } from "@/server/ops/locks";
 
 const body = z.object({
   key: z.string().min(1, "a lock key is required").max(512),
@@ -14,21 +13,11 @@ const body = z.object({
  * A refusal's problem+json also carries what the operator needs next: the transaction to
  * resolve (txId, href) or who holds the lock now (holders).
  */
-export const POST = api({ role: "operator", body }, async ({ user, body, request }) => {
-  try {
-    return await releaseLock(consoleLockDeps(), {
-      key: body.key,
-      expectedToken: body.expectedToken,
-      operator: { id: user.id, name: user.name },
-      reason: body.reason,
-    });
-  } catch (err) {
-    const extras = releaseProblemExtras(err);
-    if (!extras) throw err;
-    const problem = problemResponse(err, `${request.method} ${new URL(request.url).pathname}`);
-    return Response.json(
-      { ...extras, ...((await problem.json()) as object) },
-      { status: problem.status, headers: problem.headers },
-    );
-  }
-});
+export const POST = api({ role: "operator", body }, ({ user, body }) =>
+  releaseLock(consoleLockDeps(), {
+    key: body.key,
+    expectedToken: body.expectedToken,
+    operator: { id: user.id, name: user.name },
+    reason: body.reason,
+  }),
+);

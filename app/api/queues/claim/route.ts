@@ -1,5 +1,5 @@
-import { claimSchema } from "@/components/queues/queueInputs";
 import { api } from "@/server/http/api";
+import { claimSchema } from "@/server/ops/queueInputs";
 import { claimEntry, consoleQueueDeps } from "@/server/ops/queues";
 
 /** POST /api/queues/claim {stream, group, id, consumer, reason} — a pending entry goes to another live consumer (audited). */

@@ -1,5 +1,5 @@
-import { entryActionSchema } from "@/components/queues/queueInputs";
 import { api } from "@/server/http/api";
+import { entryActionSchema } from "@/server/ops/queueInputs";
 import { consoleQueueDeps, deadLetterEntry } from "@/server/ops/queues";
 
 /** POST /api/queues/dead-letter {stream, group, id, reason} — a pending entry moves to the dead letters (audited). */

@@ -1,5 +1,5 @@
-import { requeueSchema } from "@/components/queues/queueInputs";
 import { api } from "@/server/http/api";
+import { requeueSchema } from "@/server/ops/queueInputs";
 import { consoleQueueDeps, requeueDeadLetter } from "@/server/ops/queues";
 
 /**

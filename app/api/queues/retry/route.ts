@@ -1,5 +1,5 @@
-import { entryActionSchema } from "@/components/queues/queueInputs";
 import { api } from "@/server/http/api";
+import { entryActionSchema } from "@/server/ops/queueInputs";
 import { consoleQueueDeps, retryEntry } from "@/server/ops/queues";
 
 /** POST /api/queues/retry {stream, group, id, reason} — a pending entry is delivered again now (audited). */

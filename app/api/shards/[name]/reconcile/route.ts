@@ -9,5 +9,5 @@ export const POST = api(
     body: z.object({ reason: reasonSchema }),
   },
   async ({ user, params, body }) =>
-    reconcileShardNow({ shard: params.name, operator: { id: user!.id, name: user!.name }, reason: body.reason }),
+    reconcileShardNow({ shard: params.name, operator: { id: user.id, name: user.name }, reason: body.reason }),
 );

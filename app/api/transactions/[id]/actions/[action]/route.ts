@@ -14,7 +14,7 @@ export const POST = api(
   async ({ user, params, body }) =>
     actions[params.action](consoleOpsDeps(), {
       txId: params.id,
-      operator: { id: user!.id, name: user!.name },
+      operator: { id: user.id, name: user.name },
       reason: body.reason,
     }),
 );

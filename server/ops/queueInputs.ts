@@ -2,12 +2,13 @@
 // by the browser bundle). Stream names hold colons ("cohort:q:phase2"), so they travel in the
 // query string or a JSON body, never as a path segment.
 import { z } from "zod";
-import { reasonSchema } from "@/server/http/api";
+import { reasonSchema } from "../http/api";
 
 /** Queue streams and consumer groups are named with these characters only. */
-export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_.:-]+$/;
-/** A Redis stream id: "<ms>-<seq>". */
-export const STREAM_ID_PATTERN = /^\d{1,20}-\d{1,20}$/;
+const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+/** A Redis stream id: "<ms>-<seq>", each part a 64-bit unsigned number. */
+const STREAM_ID_PATTERN = /^\d{1,20}-\d{1,20}$/;
+const MAX_ID_PART = 2n ** 64n - 1n;
 
 export const streamNameSchema = z
   .string({ error: "a stream name is required" })
@@ -23,7 +24,13 @@ const groupSchema = z
 
 const streamIdSchema = z
   .string({ error: "an entry id is required" })
-  .regex(STREAM_ID_PATTERN, "must be a stream id (<ms>-<seq>)");
+  .regex(STREAM_ID_PATTERN, "must be a stream id (<ms>-<seq>)")
+  // Redis refuses a part past 2^64 - 1 with an error of its own, which would be a 500.
+  // Refinements run even after a failed regex, so this one must not assume the digits.
+  .refine(
+    (id) => !STREAM_ID_PATTERN.test(id) || id.split("-").every((part) => BigInt(part) <= MAX_ID_PART),
+    "must be a stream id (<ms>-<seq>, each part below 2^64)",
+  );
 
 /** GET /api/queues/stream?name= */
 export const streamQuerySchema = z.object({ name: streamNameSchema });

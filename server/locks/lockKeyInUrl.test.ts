@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeLockKey, encodeLockKey } from "./lockKey";
+import { decodeLockKey, encodeLockKey } from "./lockKeyInUrl";
 
 describe("lock keys in URLs", () => {
   it("round-trips keys a path would otherwise split, normalise or decode", () => {

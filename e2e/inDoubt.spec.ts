@@ -3,7 +3,7 @@
 // dialog; the audit trail and the transaction's timeline record who did it and why.
 import { execFileSync } from "node:child_process";
 import { expect, test, type Page } from "@playwright/test";
-import { mutationHeaders, ORIGIN, screenshotPath, signIn } from "./support/auth";
+import { mutationHeaders, ORIGIN, screenshotPath, signIn, uniqueName } from "./support/auth";
 
 function inject(kind: "stuck-prepared" | "stuck-decided", label: string): string {
   const out = execFileSync("npx", ["tsx", "scripts/inject.ts", kind, "--label", label], {
@@ -27,6 +27,10 @@ test("an operator re-drives a decided transaction and force-aborts an undecided 
   test.setTimeout(120_000);
   const decided = inject("stuck-decided", "e2e-decided");
   const undecided = inject("stuck-prepared", "e2e-undecided");
+  // The demo's data outlives runs: reasons unique to this run find this run's audit entries.
+  const run = uniqueName("run");
+  const hung = `coordinator hung after the decision (${run})`;
+  const drill = `drill: abort the stuck transfer (${run})`;
   await signIn(page, "operator");
   await page.goto("/in-doubt");
   await expect(page.getByRole("heading", { name: "In doubt" })).toBeVisible();
@@ -38,7 +42,7 @@ test("an operator re-drives a decided transaction and force-aborts an undecided 
   await expect(dialog.getByRole("radio", { name: /Force abort/ })).toBeDisabled();
   await page.screenshot({ path: screenshotPath(testInfo, "in-doubt-dialog"), fullPage: true });
   await dialog.getByRole("radio", { name: /Retry phase two now/ }).check();
-  await dialog.getByLabel(/Reason/).fill("coordinator hung after the decision");
+  await dialog.getByLabel(/Reason/).fill(hung);
   await dialog.getByRole("button", { name: "Retry phase two now" }).click();
   await expect(dialog.getByTestId("resolution-result")).toContainText("Now COMMITTED");
   await dialog.getByRole("button", { name: "Close", exact: true }).click();
@@ -47,7 +51,7 @@ test("an operator re-drives a decided transaction and force-aborts an undecided 
   dialog = await openDialog(page, undecided);
   await expect(dialog.getByTestId("resolution-decision")).toHaveText("none");
   await dialog.getByRole("radio", { name: /Force abort/ }).check();
-  await dialog.getByLabel(/Reason/).fill("drill: abort the stuck transfer");
+  await dialog.getByLabel(/Reason/).fill(drill);
   await dialog.getByRole("button", { name: "Force abort" }).click();
   await expect(dialog.getByTestId("resolution-result")).toContainText("Now ABORTED");
   await dialog.getByRole("button", { name: "Close", exact: true }).click();
@@ -55,8 +59,8 @@ test("an operator re-drives a decided transaction and force-aborts an undecided 
 
   // The audit trail has both, with the reasons.
   await page.goto("/audit");
-  await expect(page.getByRole("cell", { name: "coordinator hung after the decision", exact: true })).toBeVisible();
-  await expect(page.getByRole("cell", { name: "drill: abort the stuck transfer", exact: true })).toBeVisible();
+  await expect(page.getByRole("cell", { name: hung, exact: true })).toBeVisible();
+  await expect(page.getByRole("cell", { name: drill, exact: true })).toBeVisible();
   await page.screenshot({ path: screenshotPath(testInfo, "audit-after-resolution"), fullPage: true });
 
   // And the transaction's own timeline shows the operator's decision.

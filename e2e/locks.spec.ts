@@ -157,3 +157,15 @@ test("a viewer sees the stuck lock but no Release button, and the API refuses th
   });
   expect(ok.status(), await ok.text()).toBe(200);
 });
+
+test("a bad filter in a shared link is named, and the list shows every lock instead", async ({ page }) => {
+  await signIn(page, "viewer");
+  await page.goto("/locks?mode=bogus");
+  const bad = page.getByTestId("bad-filters");
+  await expect(bad).toContainText("This link has filters that are not valid, so none is applied");
+  await expect(bad).toContainText("mode:");
+  await expect(page.getByLabel("Mode")).toHaveValue("");
+  // The list itself still loads (empty or not), unfiltered.
+  await expect(page.getByTestId("locks-table").or(page.getByTestId("no-locks"))).toBeVisible();
+  await expect(page.getByTestId("locks-panel")).not.toContainText("Could not load");
+});

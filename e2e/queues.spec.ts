@@ -104,6 +104,26 @@ test("a viewer sees the queues and no actions", async ({ page }) => {
   await expect(page.getByRole("button", { name: /^(Retry now|Move to dead letters|Requeue|Purge)/ })).toHaveCount(0);
 });
 
+test("a malformed or unknown stream in the link is explained, and the streams are still listed", async ({ page }) => {
+  await signIn(page, "viewer");
+  await page.goto(`/queues?stream=${encodeURIComponent("bad name")}`);
+  await expect(page.getByTestId("bad-stream")).toContainText("The stream in this link is not a valid name and is ignored");
+  await expect(page.getByTestId("bad-stream")).toContainText("letters, digits");
+  await expect(page.getByTestId(`stream-row-${PHASE2}`)).toBeVisible();
+  await expect(page.getByTestId("stream-detail")).toHaveCount(0);
+
+  // Well formed but not there: the server's 404 detail, in words, without retrying first.
+  const unknown = `cohort:q:${uniqueName("nope")}`;
+  await page.goto(`/queues?stream=${encodeURIComponent(unknown)}`);
+  const error = page.getByTestId("stream-error");
+  await expect(error).toContainText(`Could not load the stream: No queue stream "${unknown}"`);
+  await expect(error).toContainText(PHASE2);
+  await expect(page.getByTestId(`stream-row-${PHASE2}`)).toBeVisible();
+  await page.getByRole("link", { name: "All streams" }).click();
+  await expect(page).toHaveURL(/\/queues$/);
+  await expect(error).toHaveCount(0);
+});
+
 async function brokerReachable(): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: "127.0.0.1", port: 5672, timeout: 1_000 });

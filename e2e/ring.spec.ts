@@ -1,7 +1,8 @@
 // The Ring page against the running demo (4 shards on the ring, workload running): the
-// ring is drawn with its virtual nodes and sample accounts, hovering says range and
-// owner, what-if reports the share a join would move (about 1/(n+1)), and an admin's
-// rebalance (reweighting shard-a, which moves accounts) shows its progress to the end.
+// ring is drawn with its virtual nodes and sample accounts, hovering says range and owner,
+// what-if reports the share a join would move (its weight over the new total weight: 1/(n+1)
+// for n equal shards), and an admin's rebalance (reweighting shard-a, which moves
+// accounts) shows its progress to the end.
 import { expect, test, type Page } from "@playwright/test";
 import { mutationHeaders, screenshotPath, signIn } from "./support/auth";
 
@@ -42,7 +43,8 @@ test("the Ring page draws the ring, previews a join and shows a rebalance to the
     await expect.poll(async () => (await ringState(page)).run?.status, { timeout: 60_000 }).toBe("DONE");
     state = await ringState(page);
   }
-  const n = state.members.length;
+  // Each run of this spec flips shard-a's weight between 1 and 2, and the demo's data outlives runs.
+  const totalWeight = state.members.reduce((sum, m) => sum + m.weight, 0);
 
   await page.goto("/ring");
   await expect(page.getByRole("heading", { name: "Ring", level: 1 })).toBeVisible();
@@ -50,7 +52,7 @@ test("the Ring page draws the ring, previews a join and shows a rebalance to the
 
   // The ring: one point per virtual node (160 per unit of weight), sample accounts on it.
   const points = page.getByTestId("ring-vnode");
-  await expect.poll(() => points.count()).toBeGreaterThanOrEqual(160 * n * 0.95);
+  await expect.poll(() => points.count()).toBeGreaterThanOrEqual(160 * totalWeight * 0.95);
   await expect.poll(() => page.getByTestId("ring-sample").count()).toBeGreaterThan(10);
   await points.nth(17).hover({ force: true });
   const tooltip = page.getByTestId("ring-tooltip");
@@ -62,7 +64,7 @@ test("the Ring page draws the ring, previews a join and shows a rebalance to the
   await expect(page.getByTestId("ring-imbalance")).toHaveText(/^1\.\d{3}$/);
   await expect(page.getByTestId("key-imbalance")).toHaveText(/^1\.\d{3}$/);
 
-  // What-if: a fifth shard would take about 1/(n+1) of the ring, all of it.
+  // What-if: a new shard of weight 1 would take 1/(total+1) of the ring, all of it.
   const whatIf = page.getByTestId("what-if-panel");
   // By name: a label that wraps a select also reads its options, so "Shard" would match two.
   const field = (name: "op" | "shard" | "weight") => whatIf.locator(`[name="${name}"]`);
@@ -71,8 +73,9 @@ test("the Ring page draws the ring, previews a join and shows a rebalance to the
   await field("weight").fill("1");
   await whatIf.getByRole("button", { name: "Preview" }).click();
   await expect(page.getByTestId("what-if-result")).toContainText("add shard-e (weight 1)");
-  expect(await shareIn(page, "what-if-ideal-share")).toBeCloseTo(1 / (n + 1), 4);
-  expect(Math.abs((await shareIn(page, "what-if-moved-share")) - 1 / (n + 1))).toBeLessThan(0.05);
+  const joinShare = 1 / (totalWeight + 1);
+  expect(await shareIn(page, "what-if-ideal-share")).toBeCloseTo(joinShare, 4);
+  expect(Math.abs((await shareIn(page, "what-if-moved-share")) - joinShare)).toBeLessThan(0.05);
   await expect.poll(() => page.getByTestId("moved-range").count()).toBeGreaterThan(20);
   // shard-e is hypothetical: the engine has no such shard, so it cannot be applied.
   await expect(page.getByTestId("start-rebalance")).toBeDisabled();
@@ -117,4 +120,18 @@ test("the Ring page draws the ring, previews a join and shows a rebalance to the
   expect(Number(total!.replaceAll(",", ""))).toBeGreaterThan(0);
   await expect(page.getByTestId("ring-version")).toContainText(`Version ${state.version + 1}`);
   testInfo.annotations.push({ type: "progress seen", description: [...values].sort((a, b) => a - b).join(", ") });
+});
+
+test("what-if explains a change the server refuses, in its own words", async ({ page }) => {
+  await signIn(page, "viewer");
+  await page.goto("/ring");
+  const whatIf = page.getByTestId("what-if-panel");
+  await whatIf.locator('[name="op"]').selectOption("add");
+  await whatIf.locator('[name="shard"]').fill("Shard E");
+  await whatIf.getByRole("button", { name: "Preview" }).click();
+  const alert = whatIf.getByRole("alert");
+  await expect(alert).toContainText("shard: not a shard name (a-z, 0-9, - and _, starting with a letter)");
+  await expect(page.getByTestId("what-if-result")).toHaveCount(0);
+  // Viewers preview but never get to start anything.
+  await expect(page.getByTestId("start-rebalance")).toHaveCount(0);
 });

@@ -123,6 +123,34 @@ test("a transaction's page shows its timeline and branches; viewers get no actio
   const missing = await page.goto("/transactions/00000000-0000-7000-8000-000000000000");
   expect(missing?.status()).toBe(404);
   await expect(page.getByTestId("tx-not-found")).toBeVisible();
+  // Not an id at all: the same readable answer, not a failed database cast.
+  const malformed = await page.goto("/transactions/not-a-uuid");
+  expect(malformed?.status()).toBe(404);
+  await expect(page.getByTestId("tx-not-found")).toContainText("No such transaction");
+  await expect(page.getByTestId("tx-not-found").getByRole("link", { name: "All transactions" })).toHaveAttribute(
+    "href",
+    "/transactions",
+  );
+});
+
+test("a filter nothing matches says so, and a bad state in the link is named", async ({ page }) => {
+  const label = `e2e-none-${randomUUID()}`;
+  await openAs(page, "viewer", `/transactions?label=${label}`);
+  await expect(page.getByLabel("Label (exact)")).toHaveValue(label);
+  await expect(page.getByTestId("tx-empty")).toHaveText("No transactions match these filters.");
+  await expect(page.getByTestId("tx-row")).toHaveCount(0);
+  await expect(
+    page.getByRole("search", { name: "Filter transactions" }).getByRole("link", { name: "Clear filters" }),
+  ).toHaveAttribute("href", "/transactions");
+
+  await page.goto("/transactions?state=bogus");
+  const bad = page.getByTestId("tx-bad-filters");
+  await expect(bad).toContainText("This link has filters the list does not understand");
+  await expect(bad.locator("li")).toHaveCount(1);
+  await expect(bad.locator("li")).toContainText(/^state: /);
+  await bad.getByRole("link", { name: "Show all transactions" }).click();
+  await expect(page).toHaveURL(/\/transactions$/);
+  await expect(page.getByTestId("tx-row").first()).toBeVisible();
 });
 
 test("operators see the actions a finished transaction does not allow, with the reason", async ({ page }, testInfo) => {

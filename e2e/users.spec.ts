@@ -76,3 +76,31 @@ test("a viewer sees no Users link and is refused the page and its API", async ({
   await page.goto("/users");
   await page.screenshot({ path: screenshotPath(testInfo, "viewer-forbidden"), fullPage: true });
 });
+
+test("a refused change shows the server's reason in the dialog, and Escape closes it", async ({ page }) => {
+  await signIn(page, "admin");
+  await page.goto("/users");
+  // "operator" is one of the demo users, so the name is taken.
+  await page.getByLabel("Name").fill("operator");
+  await page.getByLabel("Role", { exact: true }).selectOption("viewer");
+  await page.getByRole("button", { name: "Create…" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel(/Reason/).fill("a second operator account");
+  await dialog.getByRole("button", { name: "Create user" }).click();
+  // The problem+json detail, as a sentence; the dialog stays open with the reason kept.
+  await expect(dialog.getByRole("alert")).toHaveText('A user named "operator" already exists');
+  await expect(dialog.getByLabel(/Reason/)).toHaveValue("a second operator account");
+  await expect(page.getByTestId("created-password")).toHaveCount(0);
+  await dialog.getByLabel(/Reason/).press("Escape");
+  await expect(dialog).toHaveCount(0);
+});
+
+test("a bad filter in an audit link is named instead of failing the page", async ({ page }) => {
+  await signIn(page, "viewer");
+  await page.goto("/audit?outcome=bogus&user=admin");
+  const bad = page.getByTestId("bad-filters");
+  await expect(bad).toContainText("This link has filters that are not valid, so none is applied");
+  await expect(bad).toContainText("outcome:");
+  await expect(page.getByLabel("Outcome")).toHaveValue("");
+  await expect(page.getByTestId("audit-table").or(page.getByText("No audit entries match."))).toBeVisible();
+});

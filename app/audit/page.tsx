@@ -27,9 +27,9 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
       <section className="panel stack">
         <AuditFilters filter={filter} />
         {!parsed.success && (
-          <p className="alert" role="alert">
-            Some filters were invalid and are ignored:{" "}
-            {parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}
+          <p className="alert" role="alert" data-testid="bad-filters">
+            This link has filters that are not valid, so none is applied:{" "}
+            {parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}
           </p>
         )}
         <AuditTable entries={page.entries} />

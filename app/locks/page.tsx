@@ -24,9 +24,9 @@ export default async function LocksPage({ searchParams }: { searchParams: Promis
         instead.
       </p>
       {!parsed.success && (
-        <p className="alert" role="alert">
-          Some filters in this link were invalid and are ignored:{" "}
-          {parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}
+        <p className="alert" role="alert" data-testid="bad-filters">
+          This link has filters that are not valid, so none is applied:{" "}
+          {parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}
         </p>
       )}
       <LocksView filters={filters} canRelease={roleAtLeast(user.role, "operator")} />

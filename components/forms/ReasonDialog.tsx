@@ -3,6 +3,7 @@
 // shows the server's answer in place: the dialog stays open on failure so nothing is lost.
 import { useState, type FormEvent, type ReactNode } from "react";
 import { isApiError } from "@/components/http/apiFetch";
+import { Dialog } from "./Dialog";
 
 export interface ReasonDialogProps {
   title: string;
@@ -36,44 +37,32 @@ export function ReasonDialog({ title, children, confirmLabel, danger, onConfirm,
   };
 
   return (
-    <div className="dialog-backdrop" role="presentation" onClick={pending ? undefined : onClose}>
-      <div
-        className="dialog"
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby="reason-dialog-title"
-        onClick={(e) => e.stopPropagation()}
-        onKeyDown={(e) => {
-          if (e.key === "Escape" && !pending) onClose();
-        }}
-      >
-        <form className="stack" onSubmit={(e) => void submit(e)}>
-          <h2 id="reason-dialog-title">{title}</h2>
-          {children}
-          <label className="field">
-            <span>Reason (recorded in the audit trail)</span>
-            <input name="reason" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} autoFocus required />
-            {reasonError && <span className="field-error">{reasonError}</span>}
-          </label>
-          {error && (
-            <p className="alert" role="alert">
-              {error}
-            </p>
-          )}
-          <div className="dialog-actions">
-            <button
-              type="submit"
-              className={danger ? "button button-danger" : "button"}
-              disabled={pending || reason.trim().length < 3}
-            >
-              {pending ? "Working…" : confirmLabel}
-            </button>
-            <button type="button" className="button button-quiet" onClick={onClose} disabled={pending}>
-              Cancel
-            </button>
-          </div>
-        </form>
-      </div>
-    </div>
+    <Dialog title={title} onClose={onClose} busy={pending}>
+      <form className="stack" onSubmit={(e) => void submit(e)}>
+        {children}
+        <label className="field">
+          <span>Reason (recorded in the audit trail)</span>
+          <input name="reason" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} autoFocus required />
+          {reasonError && <span className="field-error">{reasonError}</span>}
+        </label>
+        {error && (
+          <p className="alert" role="alert">
+            {error}
+          </p>
+        )}
+        <div className="dialog-actions">
+          <button
+            type="submit"
+            className={danger ? "button button-danger" : "button"}
+            disabled={pending || reason.trim().length < 3}
+          >
+            {pending ? "Working…" : confirmLabel}
+          </button>
+          <button type="button" className="button button-quiet" onClick={onClose} disabled={pending}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
   );
 }

@@ -2,7 +2,8 @@
 // The list's filters live in the URL, so a view can be shared and the back button works.
 // Text fields apply on Enter or when left, the mode select at once.
 import Link from "next/link";
-import { useState, type FormEvent } from "react";
+import type { FormEvent } from "react";
+import { useDraftFields } from "@/components/forms/useDraftFields";
 import type { LockMode } from "@/server/locks/types";
 import styles from "./locks.module.css";
 
@@ -22,18 +23,10 @@ export function lockFiltersHref(f: LockFilterValues): string {
 }
 
 export function LockFilters({ filters, onChange }: { filters: LockFilterValues; onChange(next: LockFilterValues): void }) {
-  const [prefix, setPrefix] = useState(filters.prefix ?? "");
-  const [owner, setOwner] = useState(filters.owner ?? "");
-  // When the URL changes (back button, a link) the fields follow it; adjusted during render.
-  const [applied, setApplied] = useState(filters);
-  if (applied.prefix !== filters.prefix || applied.owner !== filters.owner) {
-    setApplied(filters);
-    setPrefix(filters.prefix ?? "");
-    setOwner(filters.owner ?? "");
-  }
+  const [draft, setDraft] = useDraftFields({ prefix: filters.prefix, owner: filters.owner });
 
   const applyText = () => {
-    const next = { ...filters, prefix: prefix || undefined, owner: owner.trim() || undefined };
+    const next = { ...filters, prefix: draft.prefix || undefined, owner: draft.owner.trim() || undefined };
     if (next.prefix !== filters.prefix || next.owner !== filters.owner) onChange(next);
   };
   const submit = (event: FormEvent<HTMLFormElement>) => {
@@ -46,14 +39,20 @@ export function LockFilters({ filters, onChange }: { filters: LockFilterValues; 
     <form className={`inline-form ${styles.filters}`} onSubmit={submit} role="search" aria-label="Filter locks">
       <label className="field">
         <span>Key prefix</span>
-        <input name="prefix" value={prefix} onChange={(e) => setPrefix(e.target.value)} onBlur={applyText} maxLength={512} />
+        <input
+          name="prefix"
+          value={draft.prefix}
+          onChange={(e) => setDraft("prefix", e.target.value)}
+          onBlur={applyText}
+          maxLength={512}
+        />
       </label>
       <label className="field">
         <span>Holder transaction</span>
         <input
           name="owner"
-          value={owner}
-          onChange={(e) => setOwner(e.target.value)}
+          value={draft.owner}
+          onChange={(e) => setDraft("owner", e.target.value)}
           onBlur={applyText}
           maxLength={200}
           placeholder="transaction id"

@@ -6,6 +6,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import type { ReactNode } from "react";
+import { Dialog } from "@/components/forms/Dialog";
 import { ReasonDialog } from "@/components/forms/ReasonDialog";
 import { apiFetch } from "@/components/http/apiFetch";
 import type { LockRow, ReleaseResult } from "@/server/ops/locks";
@@ -104,25 +105,16 @@ export function ReleaseDialog({ lock, onClose, onReleased }: ReleaseDialogProps)
   );
 }
 
+/** The dialog when there is nothing to confirm: what the lock is now, and a way out. */
 function Frame({ title = "Release lock", onClose, children }: { title?: string; onClose(): void; children: ReactNode }) {
   return (
-    <div className="dialog-backdrop" role="presentation" onClick={onClose}>
-      <div
-        className="dialog stack"
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby="release-dialog-title"
-        onClick={(e) => e.stopPropagation()}
-        onKeyDown={(e) => e.key === "Escape" && onClose()}
-      >
-        <h2 id="release-dialog-title">{title}</h2>
-        {children}
-        <div className="dialog-actions">
-          <button type="button" className="button button-quiet" onClick={onClose} autoFocus>
-            Close
-          </button>
-        </div>
+    <Dialog title={title} onClose={onClose}>
+      {children}
+      <div className="dialog-actions">
+        <button type="button" className="button button-quiet" onClick={onClose} autoFocus>
+          Close
+        </button>
       </div>
-    </div>
+    </Dialog>
   );
 }

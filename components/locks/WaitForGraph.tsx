@@ -69,30 +69,8 @@ function GraphPicture({ graph }: { graph: LockGraph }) {
         aria-label={`Wait-for graph: ${graph.edges.length} waits among ${graph.nodes.length} transactions`}
       >
         <defs>
-          <marker
-            id={`${markerId}-a`}
-            viewBox="0 0 10 10"
-            refX="8"
-            refY="5"
-            markerWidth="9"
-            markerHeight="9"
-            markerUnits="userSpaceOnUse"
-            orient="auto"
-          >
-            <path d="M0,0 L10,5 L0,10 z" className={styles.arrow} />
-          </marker>
-          <marker
-            id={`${markerId}-c`}
-            viewBox="0 0 10 10"
-            refX="8"
-            refY="5"
-            markerWidth="9"
-            markerHeight="9"
-            markerUnits="userSpaceOnUse"
-            orient="auto"
-          >
-            <path d="M0,0 L10,5 L0,10 z" className={styles.arrowCycle} />
-          </marker>
+          <ArrowHead id={`${markerId}-a`} className={styles.arrow} />
+          <ArrowHead id={`${markerId}-c`} className={styles.arrowCycle} />
         </defs>
         {graph.edges.map((e) => {
           const from = layout.positions.get(e.waiter);
@@ -154,6 +132,24 @@ function GraphPicture({ graph }: { graph: LockGraph }) {
         <span style={{ color: "var(--bad)" }}>red: a cycle (deadlock)</span>
       </div>
     </>
+  );
+}
+
+/** An edge's arrow head; the class gives its colour (cycles are red). */
+function ArrowHead({ id, className }: { id: string; className: string | undefined }) {
+  return (
+    <marker
+      id={id}
+      viewBox="0 0 10 10"
+      refX="8"
+      refY="5"
+      markerWidth="9"
+      markerHeight="9"
+      markerUnits="userSpaceOnUse"
+      orient="auto"
+    >
+      <path d="M0,0 L10,5 L0,10 z" className={className} />
+    </marker>
   );
 }
 

@@ -11,14 +11,13 @@ import { apiFetch } from "@/components/http/apiFetch";
 import { ConnectionBadge } from "@/components/live/ConnectionBadge";
 import { useLiveSocket } from "@/components/live/useLiveSocket";
 import { useThrottledInvalidate } from "@/components/live/useThrottledInvalidate";
+import { COLORS } from "@/components/charts/chartFormat";
+import { TimeSeriesChart, type Series } from "@/components/charts/TimeSeriesChart";
 import { formatDuration, formatInteger, formatRate } from "@/components/transactions/format";
 import { TRANSACTIONS_ROOM } from "@/server/live/protocol";
 import type { MetricsBucket, OverviewMetrics } from "@/server/stats/metrics";
-import { LatencyChart } from "./LatencyChart";
 import { SectionTiles } from "./SectionTiles";
 import { ShardHealthPanel } from "./ShardHealthPanel";
-import { ThroughputChart } from "./ThroughputChart";
-import { useMounted } from "./useMounted";
 
 export const OVERVIEW_METRICS_KEY = ["metrics", "overview"] as const;
 
@@ -28,6 +27,18 @@ const INVALIDATE_EVERY_MS = 2_000;
 const REFETCH_LIVE_MS = 5_000;
 const REFETCH_DISCONNECTED_MS = 3_000;
 const CHART_HEIGHT = 220;
+const NO_FIGURES = "No figures yet.";
+
+/** Commits and aborts per second, one point per bucket. */
+const THROUGHPUT: Series<MetricsBucket>[] = [
+  { key: "commitsPerSecond", name: "commits/s", color: COLORS.ok, kind: "area" },
+  { key: "abortsPerSecond", name: "aborts/s", color: COLORS.bad, kind: "area" },
+];
+/** Commit latency (begin to end record); a bucket without commits is a gap. */
+const LATENCY: Series<MetricsBucket>[] = [
+  { key: "p50Ms", name: "p50", color: COLORS.accent },
+  { key: "p99Ms", name: "p99", color: COLORS.warn },
+];
 
 export function OverviewDashboard({ initial, staleSeconds }: { initial: OverviewMetrics | undefined; staleSeconds: number }) {
   const invalidate = useThrottledInvalidate(OVERVIEW_METRICS_KEY, INVALIDATE_EVERY_MS);
@@ -39,8 +50,8 @@ export function OverviewDashboard({ initial, staleSeconds }: { initial: Overview
     initialDataUpdatedAt: initial ? Date.parse(initial.at) : undefined,
     refetchInterval: connection.state === "live" ? REFETCH_LIVE_MS : REFETCH_DISCONNECTED_MS,
   });
-  const mounted = useMounted();
   const windowText = data ? formatDuration(data.windowSeconds * 1000) : "";
+  const buckets = data?.buckets ?? [];
 
   return (
     <div className="stack" data-testid="overview" data-at={data?.at}>
@@ -71,19 +82,35 @@ export function OverviewDashboard({ initial, staleSeconds }: { initial: Overview
           id="throughput"
           title="Commits and aborts per second"
           meta={data ? `last ${windowText}, ${data.bucketSeconds} s buckets` : ""}
-          empty={!data || data.buckets.every((b) => b.commits === 0 && b.aborts === 0)}
-          emptyText="Nothing finished in this window."
         >
-          {mounted && data && <ThroughputChart buckets={data.buckets} height={CHART_HEIGHT} />}
+          <TimeSeriesChart
+            data={buckets}
+            timeKey="t"
+            series={THROUGHPUT}
+            height={CHART_HEIGHT}
+            format={formatRate}
+            tooltipFormat={(v) => `${formatRate(v)}/s`}
+            yAxisWidth={44}
+            empty={
+              !data
+                ? NO_FIGURES
+                : buckets.every((b) => b.commits === 0 && b.aborts === 0)
+                  ? "Nothing finished in this window."
+                  : undefined
+            }
+          />
         </ChartPanel>
-        <ChartPanel
-          id="latency"
-          title="Commit latency p50 / p99"
-          meta={data ? `begin to end record, last ${windowText}` : ""}
-          empty={!data || data.buckets.every((b) => b.p50Ms === null)}
-          emptyText="Nothing committed in this window."
-        >
-          {mounted && data && <LatencyChart buckets={data.buckets} height={CHART_HEIGHT} />}
+        <ChartPanel id="latency" title="Commit latency p50 / p99" meta={data ? `begin to end record, last ${windowText}` : ""}>
+          <TimeSeriesChart
+            data={buckets}
+            timeKey="t"
+            series={LATENCY}
+            height={CHART_HEIGHT}
+            format={formatDuration}
+            yAxisWidth={64}
+            dots
+            empty={!data ? NO_FIGURES : buckets.every((b) => b.p50Ms === null) ? "Nothing committed in this window." : undefined}
+          />
         </ChartPanel>
       </div>
 
@@ -93,17 +120,14 @@ export function OverviewDashboard({ initial, staleSeconds }: { initial: Overview
   );
 }
 
-function ChartPanel(props: { id: string; title: string; meta: string; empty: boolean; emptyText: string; children: ReactNode }) {
+function ChartPanel(props: { id: string; title: string; meta: string; children: ReactNode }) {
   return (
-    <section className="panel chart-panel" aria-labelledby={`${props.id}-title`} data-testid={`${props.id}-chart`}>
+    <section className="panel" aria-labelledby={`${props.id}-title`} data-testid={`${props.id}-chart`}>
       <header className="panel-head">
         <h2 id={`${props.id}-title`}>{props.title}</h2>
         <span className="muted panel-meta">{props.meta}</span>
       </header>
-      <div className="chart-box" style={{ height: CHART_HEIGHT }}>
-        {props.children}
-        {props.empty && <p className="chart-empty muted">{props.emptyText}</p>}
-      </div>
+      {props.children}
     </section>
   );
 }

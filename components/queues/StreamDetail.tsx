@@ -63,7 +63,7 @@ export function StreamDetail({ stream, refetchInterval, canOperate, canPurge }: 
     return (
       <section className="panel" aria-labelledby="stream-title">
         {head}
-        <p className="alert" role="alert">
+        <p className="alert" role="alert" data-testid="stream-error">
           Could not load the stream: {detail.error.message}
         </p>
       </section>

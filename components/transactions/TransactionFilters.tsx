@@ -2,7 +2,8 @@
 // The list's filters. They live in the URL (the page's only state), so a view can be shared
 // and the back button works; selects apply at once, text fields on Enter or when left.
 import Link from "next/link";
-import { useState, type FormEvent } from "react";
+import type { FormEvent } from "react";
+import { useDraftFields } from "@/components/forms/useDraftFields";
 import type { ListFilters, StateFilter } from "@/server/transactions/listParams";
 import { formatDuration } from "./format";
 import { hasFilters } from "./urlFilters";
@@ -27,22 +28,14 @@ export interface TransactionFiltersProps {
 }
 
 export function TransactionFilters({ filters, shardNames, onChange }: TransactionFiltersProps) {
-  // Text being typed is not applied yet; when the URL changes (back button, a link) the
-  // fields follow it (state adjusted during render, as React recommends over an effect).
-  const [label, setLabel] = useState(filters.label ?? "");
-  const [idPrefix, setIdPrefix] = useState(filters.idPrefix ?? "");
-  const [applied, setApplied] = useState({ label: filters.label, idPrefix: filters.idPrefix });
-  if (applied.label !== filters.label || applied.idPrefix !== filters.idPrefix) {
-    setApplied({ label: filters.label, idPrefix: filters.idPrefix });
-    setLabel(filters.label ?? "");
-    setIdPrefix(filters.idPrefix ?? "");
-  }
+  // Text being typed is not applied yet; the fields follow the URL when it changes.
+  const [draft, setDraft] = useDraftFields({ label: filters.label, idPrefix: filters.idPrefix });
 
   const applyText = () => {
     const next = {
       ...filters,
-      label: label.trim() || undefined,
-      idPrefix: idPrefix.replaceAll("-", "").trim().toLowerCase() || undefined,
+      label: draft.label.trim() || undefined,
+      idPrefix: draft.idPrefix.replaceAll("-", "").trim().toLowerCase() || undefined,
     };
     if (next.label !== filters.label || next.idPrefix !== filters.idPrefix) onChange(next);
   };
@@ -74,8 +67,8 @@ export function TransactionFilters({ filters, shardNames, onChange }: Transactio
         <span>Label (exact)</span>
         <input
           name="label"
-          value={label}
-          onChange={(e) => setLabel(e.target.value)}
+          value={draft.label}
+          onChange={(e) => setDraft("label", e.target.value)}
           onBlur={applyText}
           maxLength={200}
           size={14}
@@ -116,8 +109,8 @@ export function TransactionFilters({ filters, shardNames, onChange }: Transactio
         <input
           name="id"
           className="mono"
-          value={idPrefix}
-          onChange={(e) => setIdPrefix(e.target.value)}
+          value={draft.idPrefix}
+          onChange={(e) => setDraft("idPrefix", e.target.value)}
           onBlur={applyText}
           placeholder="0190a8c4"
           maxLength={36}

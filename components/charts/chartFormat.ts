@@ -1,4 +1,4 @@
-// Axis and tooltip formatting shared by the Overview charts.
+// Axis and tooltip formatting and colours of the console's charts (TimeSeriesChart.tsx).
 
 /** Local HH:MM for axis ticks. */
 export function tickTime(ms: number): string {

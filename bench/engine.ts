@@ -2,30 +2,23 @@
 // the same two statements as two independent local commits (no 2PC), at the same
 // concurrency, on the same databases, in the same run. Phases alternate to spread noise.
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type { Config } from "../server/config";
-import { createEngineStack } from "../server/engine/createEngine";
-import { createScratchEnvironment } from "../server/infra/scratchEnvironment";
-import { ensureBankSchema, seedAccounts } from "../server/sim/bankSchema";
-import { initialPlacement } from "../server/sim/placement";
 import { LEG_SQL } from "../server/sim/transfer";
 import { pickCrossShardPair, startWorkload } from "../server/sim/workload";
-import { cpuMeter } from "./cpu";
+import { startBankBench } from "./bankBench";
+import { cpuMeter, cpuPer, type CpuUsage } from "./cpu";
 import { percentile, round } from "./stats";
 
 const CONCURRENCY = 32;
 const ACCOUNTS = 20_000;
 
 export async function benchEngine(config: Config, opts: { seconds: number; say: (l: string) => void }) {
-  const env = await createScratchEnvironment(config, { purpose: "bench", shards: 2 });
-  const stack = createEngineStack({ ...env, poolSize: CONCURRENCY });
+  // Cohort and the baselines route by the same ring.
+  const { env, stack, placement, close } = await startBankBench(config, { shards: 2, accounts: ACCOUNTS, poolSize: CONCURRENCY });
   const baselinePools = new Map(env.shards.map((s) => [s.name, new pg.Pool({ connectionString: s.url, max: CONCURRENCY })]));
   try {
-    await stack.engine.start();
-    for (const s of stack.shards) await ensureBankSchema(s);
-    // Cohort and the baselines route by the same ring.
-    const placement = await initialPlacement(stack.engine.shardNames);
-    await seedAccounts(stack.shards, ACCOUNTS, placement);
     const shardOf = (account: number) => placement.locate(String(account));
 
     const cohortRound = async (seconds: number) => {
@@ -134,16 +127,10 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
       raw_2pc_ratio: round(raw2pc.committed / raw2pc.elapsed / baselineTps, 3),
     };
   } finally {
-    await stack.close();
     await Promise.all([...baselinePools.values()].map((p) => p.end()));
-    await env.stop();
+    await close();
   }
 }
 
 /** Where the time goes: CPU per committed transaction in this process and in the rest of the machine. */
-function cpuPerTx(r: { committed: number; cpu: { process_s: number; machine_s: number } }): string {
-  const us = (s: number) => round((s * 1e6) / Math.max(1, r.committed), 0);
-  return `CPU per tx: node ${us(r.cpu.process_s)} µs, rest of machine ${us(r.cpu.machine_s - r.cpu.process_s)} µs`;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const cpuPerTx = (r: { committed: number; cpu: CpuUsage }) => cpuPer(r.committed, r.cpu, "tx");

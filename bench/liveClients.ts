@@ -3,6 +3,7 @@
 // Reports per-event latencies (arrival − engine publish time) when told to stop.
 import { io as connectClient, type Socket } from "socket.io-client";
 import type { LiveTxEvent } from "../server/live/protocol";
+import { percentile } from "./stats";
 
 const [url, count] = [process.argv[2]!, Number(process.argv[3])];
 const received = Array.from({ length: count }, () => new Set<string>());
@@ -25,7 +26,7 @@ process.on("message", (msg: { type: string; sent: string[] }) => {
   if (msg.type !== "report") return;
   const lost = received.reduce((sum, s) => sum + msg.sent.filter((id) => !s.has(id)).length, 0);
   latencies.sort((a, b) => a - b);
-  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN;
-  process.send!({ type: "report", p50: at(50), p95: at(95), deliveries: latencies.length, lost }, () => process.exit(0));
+  const [p50, p95] = [percentile(latencies, 50), percentile(latencies, 95)];
+  process.send!({ type: "report", p50, p95, deliveries: latencies.length, lost }, () => process.exit(0));
   for (const c of clients) c.disconnect();
 });

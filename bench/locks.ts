@@ -3,11 +3,12 @@
 // script, at the same concurrency on distinct keys, on the same Redis, in the same run.
 // Phases alternate to spread noise. Then the latency of an uncontended acquire, one at a
 // time.
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import type { Config } from "../server/config";
 import { startLocalRedis } from "../server/infra/localRedis";
 import { LockService } from "../server/locks/lockService";
-import { cpuMeter } from "./cpu";
+import { cpuMeter, cpuPer, type CpuUsage } from "./cpu";
 import { percentile, round } from "./stats";
 
 const CONCURRENCY = 64;
@@ -112,9 +113,4 @@ export async function benchLocks(config: Config, opts: { seconds: number; say: (
 }
 
 /** Where the time goes: CPU per pair in this process and in the rest of the machine (Redis). */
-function cpuPerPair(r: { pairs: number; cpu: { process_s: number; machine_s: number } }): string {
-  const us = (s: number) => round((s * 1e6) / Math.max(1, r.pairs), 1);
-  return `CPU per pair: node ${us(r.cpu.process_s)} µs, rest of machine ${us(r.cpu.machine_s - r.cpu.process_s)} µs`;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const cpuPerPair = (r: { pairs: number; cpu: CpuUsage }) => cpuPer(r.pairs, r.cpu, "pair", 1);

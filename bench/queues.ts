@@ -40,19 +40,17 @@
 //   pending between them, 20 unread, and a few dead letters on every fifth; collectFigures
 //   over all 50 is timed 40 times after a warm-up, median reported (p95 among the extras).
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import type { Config } from "../server/config";
-import { createEngineStack } from "../server/engine/createEngine";
-import { createScratchEnvironment } from "../server/infra/scratchEnvironment";
 import { collectFigures } from "../server/queues/figures";
 import { outboxStream, startOutboxRelay, type OutboxRelay } from "../server/queues/outboxRelay";
 import { queueKeys, StreamQueue } from "../server/queues/streamQueue";
-import { ensureBankSchema, seedAccounts } from "../server/sim/bankSchema";
-import { initialPlacement } from "../server/sim/placement";
 import { transfer } from "../server/sim/transfer";
 import { pickCrossShardPair } from "../server/sim/workload";
-import { cpuMeter } from "./cpu";
-import { percentile, round } from "./stats";
+import { startBankBench } from "./bankBench";
+import { cpuMeter, cpuPer } from "./cpu";
+import { mean, percentile, round } from "./stats";
 
 const CONCURRENCY = 32;
 const ACCOUNTS = 20_000;
@@ -64,25 +62,24 @@ const DRAIN_MS = 30_000;
 const DRAIN_ROWS = 100_000;
 const DRAIN_TYPE = "bench.drain";
 
-type Cpu = { process_s: number; machine_s: number };
 type RawEntry = [string, string[] | null];
 
 export async function benchQueues(config: Config, opts: { seconds: number; say: (l: string) => void }) {
-  const env = await createScratchEnvironment(config, { purpose: "bench", shards: 2 });
   const namespace = `benchq${process.pid}`;
   const stream = outboxStream(namespace);
-  const stack = createEngineStack({ ...env, poolSize: CONCURRENCY, options: { queueNamespace: namespace } });
+  const bench = await startBankBench(config, {
+    shards: 2,
+    accounts: ACCOUNTS,
+    poolSize: CONCURRENCY,
+    options: { queueNamespace: namespace },
+  });
+  const { env, stack, placement } = bench;
   // Raw side: the engine's client settings for the producers; blocking reads need their own connection.
   const rawRedis = new Redis(env.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });
   const rawReader = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
   let relay: OutboxRelay | null = null;
   let consumer: StreamQueue | null = null;
   try {
-    await stack.engine.start();
-    for (const s of stack.shards) await ensureBankSchema(s);
-    const placement = await initialPlacement(stack.engine.shardNames);
-    await seedAccounts(stack.shards, ACCOUNTS, placement);
-
     // What the consumer saw. A window, when open, collects the arrivals that fall inside it.
     const seenEvents = new Set<string>();
     const arrivedTx = new Set<string>();
@@ -371,8 +368,7 @@ export async function benchQueues(config: Config, opts: { seconds: number; say: 
     await deleteNamespace(rawRedis, namespace).catch(() => undefined);
     rawRedis.disconnect();
     rawReader.disconnect();
-    await stack.close();
-    await env.stop();
+    await bench.close();
   }
 }
 
@@ -420,12 +416,3 @@ async function deleteNamespace(redis: Redis, namespace: string): Promise<void> {
     cursor = next;
   } while (cursor !== "0");
 }
-
-/** Where the time goes: CPU per unit in this process and in the rest of the machine (PostgreSQL, Redis). */
-function cpuPer(n: number, cpu: Cpu, unit: string): string {
-  const us = (s: number) => round((s * 1e6) / Math.max(1, n), 0);
-  return `CPU per ${unit}: node ${us(cpu.process_s)} µs, rest of machine ${us(cpu.machine_s - cpu.process_s)} µs`;
-}
-
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

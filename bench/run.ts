@@ -1,7 +1,6 @@
-// npm run bench -- <engine|recovery|console|locks|ring|queues> [--json] [--seconds S]
-import { parseArgs } from "node:util";
+// npm run bench -- [engine|recovery|console|locks|ring|queues …] [--json] [--seconds S]
 import { loadConfig } from "../server/config";
-import { errorMessage } from "../server/errors";
+import { benchUsage, parseBenchArgs, runCli } from "../scripts/cli";
 import { benchConsole } from "./console";
 import { benchEngine } from "./engine";
 import { benchLocks } from "./locks";
@@ -18,30 +17,15 @@ const suites = {
   queues: benchQueues,
 } as const;
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { json: { type: "boolean", default: false }, seconds: { type: "string", default: "10" } },
-});
-const names = positionals.length ? positionals : Object.keys(suites);
-const unknown = names.filter((n) => !(n in suites));
-const seconds = Number(values.seconds);
-if (unknown.length || !(seconds > 0)) {
-  console.error(
-    `usage: npm run bench -- [${Object.keys(suites).join("|")}] [--json] [--seconds S]${unknown.length ? `\nunknown suite: ${unknown.join(", ")}` : ""}`,
-  );
-  process.exit(2);
-}
-const say = (line: string) => {
-  if (!values.json) console.error(line);
-};
-try {
+runCli("bench", async () => {
+  const args = parseBenchArgs(process.argv.slice(2), Object.keys(suites) as (keyof typeof suites)[]);
+  if (args.help) return console.log(benchUsage(Object.keys(suites)));
+  const say = (line: string) => {
+    if (!args.json) console.error(line);
+  };
   const config = loadConfig();
-  for (const name of names) {
-    const result = await suites[name as keyof typeof suites](config, { seconds, say });
-    console.log(values.json ? JSON.stringify(result) : `${name}: ${JSON.stringify(result)}`);
+  for (const name of args.suites) {
+    const result = await suites[name](config, { seconds: args.seconds, say });
+    console.log(args.json ? JSON.stringify(result) : `${name}: ${JSON.stringify(result)}`);
   }
-  process.exit(0);
-} catch (err) {
-  console.error(`bench: ${errorMessage(err)}`);
-  process.exit(1);
-}
+});

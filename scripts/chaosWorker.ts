@@ -5,7 +5,7 @@ import { createEngineStack } from "../server/engine/createEngine";
 import type { EngineHooks } from "../server/engine/types";
 import { startWorkload } from "../server/sim/workload";
 
-interface WorkerArgs {
+export interface ChaosWorkerArgs {
   databaseUrl: string;
   redisUrl: string;
   shards: { name: string; url: string }[];
@@ -17,7 +17,7 @@ interface WorkerArgs {
   occurrence: number;
 }
 
-const args = JSON.parse(process.argv[2] ?? "{}") as WorkerArgs;
+const args = JSON.parse(process.argv[2] ?? "{}") as ChaosWorkerArgs;
 let seen = 0;
 const die = () => {
   if (++seen === args.occurrence) process.kill(process.pid, "SIGKILL");

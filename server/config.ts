@@ -20,7 +20,13 @@ const shardList = z.string().transform((raw, ctx) => {
   return shards;
 });
 
-const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const intFrom = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(def);
 
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -36,7 +42,7 @@ const schema = z.object({
   COHORT_DATA_DIR: z.string().default(".cohort"),
   COHORT_SHARDS: intFrom(4, 1),
   HOST: z.string().default("localhost"),
-  PORT: intFrom(3000),
+  PORT: intFrom(3000, 0, 65_535),
   ENGINE_LEASE_MS: intFrom(3000, 500),
   ENGINE_HEARTBEAT_MS: intFrom(1000, 100),
   ENGINE_TX_TIMEOUT_MS: intFrom(30_000, 100),
@@ -75,8 +81,9 @@ export type Config = z.infer<typeof schema>;
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new Error(`Invalid environment:\n${lines.join("\n")}`);
+    // One line per start failure: the variable and what is wrong with it, never its value (it may hold a password).
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`);
+    throw new Error(`invalid environment: ${problems.join("; ")}`);
   }
   return parsed.data;
 }

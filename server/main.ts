@@ -8,6 +8,7 @@ import { startConsole, type ConsoleHandle } from "./console/startConsole";
 import { createEngineStack, type EngineStack } from "./engine/createEngine";
 import { errorMessage } from "./errors";
 import { bootstrapInfrastructure, type Infrastructure } from "./infra/bootstrap";
+import { ensurePortFree } from "./infra/freePort";
 import { removeRuntimeFile, writeRuntimeFile } from "./infra/runtimeFile";
 import type { RingService } from "./ring/ringService";
 import { startRing } from "./ring/startRing";
@@ -35,23 +36,17 @@ async function main(): Promise<void> {
   let faults: FaultHooks | null = null;
   let rabbit: RabbitDepths | null = null;
   let stoppingSince = 0;
+  let runtimeFileWritten = false;
 
-  const shutdown = async (signal: string) => {
-    if (stoppingSince) {
-      // tsx relays the terminal's Ctrl-C that the process group already delivered: the
-      // same keypress arrives twice within milliseconds. Only a later one forces the exit.
-      if (Date.now() - stoppingSince < 1_000) return;
-      log("second signal: exiting now");
-      process.exit(1);
-    }
-    stoppingSince = Date.now();
-    log(`${signal}: shutting down (press Ctrl-C again to force)`);
+  /** Stops whatever has started, in order: the workload first, the databases last. */
+  const stopAll = async () => {
     const step = async (what: string, work: (() => Promise<unknown>) | undefined) => {
       if (!work) return;
       log(`stopping ${what}…`);
       await work().catch((e: unknown) => log(`${what}: ${errorMessage(e)}`));
     };
-    await removeRuntimeFile(config.COHORT_DATA_DIR);
+    // Tools stop finding this process at once. (Another process's file, when a start failed, stays.)
+    if (runtimeFileWritten) await removeRuntimeFile(config.COHORT_DATA_DIR);
     await step("workload", workload?.stop);
     await step("rebalance executor", ring?.stop.bind(ring));
     await step("console", consoleHandle?.close);
@@ -62,6 +57,18 @@ async function main(): Promise<void> {
     await step("RabbitMQ connection", rabbit ? () => rabbit!.close() : undefined);
     faults?.stop();
     await step("databases", infra?.stop);
+  };
+  const shutdown = async (signal: string) => {
+    if (stoppingSince) {
+      // tsx relays the terminal's Ctrl-C that the process group already delivered: the
+      // same keypress arrives twice within milliseconds. Only a later one forces the exit.
+      if (Date.now() - stoppingSince < 1_000) return;
+      log("second signal: exiting now");
+      process.exit(1);
+    }
+    stoppingSince = Date.now();
+    log(`${signal}: shutting down (press Ctrl-C again to force)`);
+    await stopAll();
     log("stopped");
     process.exit(0);
   };
@@ -78,102 +85,115 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
 
-  log("starting infrastructure…");
-  infra = await bootstrapInfrastructure(config, log);
-  for (const line of infra.started) log(`started ${line}`);
-  const namespace = "cohort";
-  if (config.SIM_ENABLED === "1") {
-    // The demo only: lets `npm run inject -- shard-down` fail phase two to one shard for a while.
-    const { Redis } = await import("ioredis");
-    const faultRedis = new Redis(infra.redisUrl, { maxRetriesPerRequest: 2 });
-    faultRedis.on("error", () => undefined);
-    const hooks = faultHooks(faultRedis, namespace);
-    faults = { hooks: hooks.hooks, stop: () => (hooks.stop(), faultRedis.disconnect()) };
-  }
-  stack = createEngineStack({
-    databaseUrl: infra.databaseUrl,
-    redisUrl: infra.redisUrl,
-    shards: infra.shards,
-    options: {
-      leaseMs: config.ENGINE_LEASE_MS,
-      heartbeatMs: config.ENGINE_HEARTBEAT_MS,
-      defaultTimeoutMs: config.ENGINE_TX_TIMEOUT_MS,
-      phase2MaxDeliveries: config.COHORT_PHASE2_MAX_DELIVERIES,
-      queueReclaimIdleMs: config.COHORT_QUEUE_RECLAIM_IDLE_MS,
-      queueNamespace: namespace,
-    },
-    ...(faults ? { hooks: faults.hooks } : {}),
-    log,
-  });
-  const { recovered, reconciled } = await stack.engine.start();
-  const strays = reconciled.reduce((n, r) => n + r.committed + r.rolledBack, 0);
-  log(
-    `engine ${stack.engine.instanceId} up on ${infra.shards.length} shard(s); recovered ${recovered} transaction(s), resolved ${strays} stray prepared transaction(s)`,
-  );
-  // Committed outbox events go to the outbox stream; this engine's commits wake the relay at once.
-  relay = startOutboxRelay({ pool: stack.lazyDb.pool, redis: stack.redis, stream: outboxStream(namespace), log });
-  const relayNow = relay;
-  stack.engine.onOutboxWritten(() => relayNow.nudge());
-  sampler = startQueueSampler({ redis: stack.redis, namespace, log });
-  if (config.COHORT_RABBITMQ_URL) {
-    rabbit = new RabbitDepths({
-      url: config.COHORT_RABBITMQ_URL,
-      queues: config.COHORT_RABBITMQ_QUEUES,
-      managementUrl: config.COHORT_RABBITMQ_MANAGEMENT_URL ?? null,
+  try {
+    // What needs no databases first: a taken port or a failing build then costs seconds, and
+    // the build's output no longer pushes the demo users' one-time passwords off the screen.
+    if (config.PORT !== 0) await ensurePortFree(config.HOST, config.PORT);
+    if (!dev) await ensureBuild({ log });
+    log("starting infrastructure…");
+    infra = await bootstrapInfrastructure(config, log);
+    for (const line of infra.started) log(`started ${line}`);
+    const namespace = "cohort";
+    if (config.SIM_ENABLED === "1") {
+      // The demo only: lets `npm run inject -- shard-down` fail phase two to one shard for a while.
+      const { Redis } = await import("ioredis");
+      const faultRedis = new Redis(infra.redisUrl, { maxRetriesPerRequest: 2 });
+      faultRedis.on("error", () => undefined);
+      const hooks = faultHooks(faultRedis, namespace);
+      faults = { hooks: hooks.hooks, stop: () => (hooks.stop(), faultRedis.disconnect()) };
+    }
+    stack = createEngineStack({
+      databaseUrl: infra.databaseUrl,
+      redisUrl: infra.redisUrl,
+      shards: infra.shards,
+      options: {
+        leaseMs: config.ENGINE_LEASE_MS,
+        heartbeatMs: config.ENGINE_HEARTBEAT_MS,
+        defaultTimeoutMs: config.ENGINE_TX_TIMEOUT_MS,
+        phase2MaxDeliveries: config.COHORT_PHASE2_MAX_DELIVERIES,
+        queueReclaimIdleMs: config.COHORT_QUEUE_RECLAIM_IDLE_MS,
+        queueNamespace: namespace,
+      },
+      ...(faults ? { hooks: faults.hooks } : {}),
+      log,
     });
-  }
-
-  // No default credentials (DESIGN.md §7): a fresh database gets demo users, printed once.
-  await ensureDemoUsers(stack.prisma, { password: config.COHORT_DEMO_PASSWORD, print: (text) => console.log(text) });
-
-  // Accounts are routed by the consistent-hash ring (server/ring): its first version, the
-  // live router, and the executor of a rebalance a previous process left unfinished.
-  // The bank's tables first: the ring's start-up pass puts misplaced accounts where they belong.
-  if (config.SIM_ENABLED === "1") for (const shard of stack.shards) await ensureBankSchema(shard);
-  ring = await startRing({ prisma: stack.prisma, redis: stack.redis, engine: stack.engine, shards: stack.shards, log });
-
-  if (config.SIM_ENABLED === "1") {
-    await seedAccounts(stack.shards, config.SIM_ACCOUNTS, ring.router);
-    totals = await startTransferTotals({ redis: stack.redis, namespace, consumer: `demo-${process.pid}`, log });
-    workload = startWorkload(stack.engine, {
-      accounts: config.SIM_ACCOUNTS,
-      concurrency: config.SIM_CONCURRENCY,
-      rate: config.SIM_RATE,
-      placement: ring.router,
-      lockAccounts: true,
-      onError: (m) => log(`workload: ${m}`),
-    });
+    const { recovered, reconciled } = await stack.engine.start();
+    const strays = reconciled.reduce((n, r) => n + r.committed + r.rolledBack, 0);
     log(
-      `workload: ${config.SIM_RATE || "unthrottled"} transfers/s over ${config.SIM_ACCOUNTS} accounts, concurrency ${config.SIM_CONCURRENCY}`,
+      `engine ${stack.engine.instanceId} up on ${infra.shards.length} shard(s); recovered ${recovered} transaction(s), resolved ${strays} stray prepared transaction(s)`,
     );
-  }
+    // Committed outbox events go to the outbox stream; this engine's commits wake the relay at once.
+    relay = startOutboxRelay({ pool: stack.lazyDb.pool, redis: stack.redis, stream: outboxStream(namespace), log });
+    const relayNow = relay;
+    stack.engine.onOutboxWritten(() => relayNow.nudge());
+    sampler = startQueueSampler({ redis: stack.redis, namespace, log });
+    if (config.COHORT_RABBITMQ_URL) {
+      rabbit = new RabbitDepths({
+        url: config.COHORT_RABBITMQ_URL,
+        queues: config.COHORT_RABBITMQ_QUEUES,
+        managementUrl: config.COHORT_RABBITMQ_MANAGEMENT_URL ?? null,
+      });
+    }
 
-  if (!dev) await ensureBuild({ log });
-  consoleHandle = await startConsole({
-    runtime: {
-      config,
-      prisma: stack.prisma,
-      pool: stack.db.pool,
-      redis: stack.redis,
-      shardNames: stack.engine.shardNames,
-      shards: stack.shards,
-      engine: stack.engine,
-      locks: stack.locks,
-      queues: { namespace, reclaimIdleMs: config.COHORT_QUEUE_RECLAIM_IDLE_MS, rabbit },
-    },
-    host: config.HOST,
-    port: config.PORT,
-    dev,
-    log,
-  });
-  await writeRuntimeFile(config.COHORT_DATA_DIR, {
-    pid: process.pid,
-    databaseUrl: infra.databaseUrl,
-    redisUrl: infra.redisUrl,
-    shards: infra.shards,
-    consoleUrl: consoleHandle.url,
-  });
-  log(`console ready at ${consoleHandle.url}`);
+    // No default credentials (DESIGN.md §7): a fresh database gets demo users, printed once.
+    await ensureDemoUsers(stack.prisma, { password: config.COHORT_DEMO_PASSWORD, print: (text) => console.log(text) });
+
+    // Accounts are routed by the consistent-hash ring (server/ring): its first version, the
+    // live router, and the executor of a rebalance a previous process left unfinished.
+    // The bank's tables first: the ring's start-up pass puts misplaced accounts where they belong.
+    if (config.SIM_ENABLED === "1") for (const shard of stack.shards) await ensureBankSchema(shard);
+    ring = await startRing({ prisma: stack.prisma, redis: stack.redis, engine: stack.engine, shards: stack.shards, log });
+
+    if (config.SIM_ENABLED === "1") {
+      await seedAccounts(stack.shards, config.SIM_ACCOUNTS, ring.router);
+      totals = await startTransferTotals({ redis: stack.redis, namespace, consumer: `demo-${process.pid}`, log });
+      workload = startWorkload(stack.engine, {
+        accounts: config.SIM_ACCOUNTS,
+        concurrency: config.SIM_CONCURRENCY,
+        rate: config.SIM_RATE,
+        placement: ring.router,
+        lockAccounts: true,
+        onError: (m) => log(`workload: ${m}`),
+      });
+      log(
+        `workload: ${config.SIM_RATE || "unthrottled"} transfers/s over ${config.SIM_ACCOUNTS} accounts, concurrency ${config.SIM_CONCURRENCY}`,
+      );
+    }
+
+    consoleHandle = await startConsole({
+      runtime: {
+        config,
+        prisma: stack.prisma,
+        pool: stack.db.pool,
+        redis: stack.redis,
+        shardNames: stack.engine.shardNames,
+        shards: stack.shards,
+        engine: stack.engine,
+        locks: stack.locks,
+        queues: { namespace, reclaimIdleMs: config.COHORT_QUEUE_RECLAIM_IDLE_MS, rabbit },
+      },
+      host: config.HOST,
+      port: config.PORT,
+      dev,
+      log,
+    });
+    await writeRuntimeFile(config.COHORT_DATA_DIR, {
+      pid: process.pid,
+      databaseUrl: infra.databaseUrl,
+      redisUrl: infra.redisUrl,
+      shards: infra.shards,
+      consoleUrl: consoleHandle.url,
+    });
+    runtimeFileWritten = true;
+    log(`console ready at ${consoleHandle.url}`);
+  } catch (err) {
+    // A signal during start-up: shutdown() is already stopping what started.
+    if (stoppingSince) return;
+    stoppingSince = Date.now();
+    console.error(`[cohort] failed to start: ${errorMessage(err)}`);
+    await stopAll();
+    process.exit(1);
+  }
 }
 
 main().catch((err) => {

@@ -9,6 +9,7 @@ import { Server } from "socket.io";
 import { CLIENT_ADDRESS_HEADER } from "../auth/loginRateLimit";
 import { authenticateSockets, socketMayJoin } from "../auth/socketAuth";
 import { errorMessage } from "../errors";
+import { listenError } from "../infra/freePort";
 import { startFanout, type Fanout } from "../live/fanout";
 import type { ClientToServerEvents, ServerToClientEvents } from "../live/protocol";
 import { setRuntime, type Runtime } from "../runtime";
@@ -107,7 +108,7 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
 
 function listen(server: http.Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
+    const onError = (err: Error) => reject(listenError(err, host, port));
     server.once("error", onError);
     server.listen(port, host, () => {
       server.off("error", onError);

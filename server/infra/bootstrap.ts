@@ -3,6 +3,7 @@
 // started so that `npm start` works on a fresh machine.
 import path from "node:path";
 import type { Config } from "../config";
+import { claimDataDir, type DataDirClaim } from "./dataDirOwner";
 import { ensureDatabase, migrateCoordinatorDatabase, withDatabase } from "./databases";
 import { startEmbeddedPostgres } from "./embeddedPostgres";
 import { startLocalRedis } from "./localRedis";
@@ -28,15 +29,23 @@ export function defaultShardNames(count: number): string[] {
 export async function bootstrapInfrastructure(config: Config, log: (line: string) => void): Promise<Infrastructure> {
   const stops: (() => Promise<void>)[] = [];
   const started: string[] = [];
+  let claim: DataDirClaim | null = null;
   try {
     let databaseUrl = config.DATABASE_URL;
     let shards = config.SHARD_URLS;
+    let redisUrl = config.REDIS_URL;
+    if (!databaseUrl || !shards || !redisUrl) {
+      claim = await claimDataDir(config.COHORT_DATA_DIR);
+      stops.push(claim.release);
+    }
     if (!databaseUrl || !shards) {
       const pg = await startEmbeddedPostgres({
         dataDir: path.join(config.COHORT_DATA_DIR, "pg"),
         persistent: true,
-        log: (l) => {
-          if (/FATAL|PANIC|ERROR/.test(l)) log(`[postgres] ${l}`);
+        // Only the server's own trouble: a statement's ERROR reaches its client, which handles
+        // it (a phase-2 retry finding its branch already committed is one).
+        log: (text) => {
+          for (const line of text.split("\n")) if (/\b(FATAL|PANIC):/.test(line)) log(`[postgres] ${line}`);
         },
       });
       stops.push(pg.stop);
@@ -54,10 +63,10 @@ export async function bootstrapInfrastructure(config: Config, log: (line: string
         }
       }
     }
-    let redisUrl = config.REDIS_URL;
     if (!redisUrl) {
       const redis = await startLocalRedis();
       stops.push(redis.stop);
+      await claim?.recordRedis(redis.pid);
       started.push(`redis-server at ${new URL(redis.url).host}`);
       redisUrl = redis.url;
     }

@@ -13,6 +13,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./freePort";
+import { commandLineOf, isAlive } from "./processes";
 
 export interface EmbeddedPostgresHandle {
   /** postgres://user:password@127.0.0.1:port — add a database name to use it. */
@@ -172,25 +173,22 @@ async function spawnPostgres(
   };
 }
 
-/** A SIGKILLed parent leaves its postmaster running; stop it so the data dir can be reused. */
+/**
+ * A SIGKILLed parent leaves its postmaster running; stop it so the data dir can be reused.
+ * (A live parent's is never met here: the demo claims its data dir first, server/infra/dataDirOwner.ts,
+ * and every other caller uses a data dir of its own.)
+ */
 async function stopStalePostmaster(dataDir: string): Promise<void> {
   const pidFile = path.join(dataDir, "postmaster.pid");
   const text = await fs.readFile(pidFile, "utf8").catch(() => "");
   const pid = Number(text.split("\n")[0]);
   if (!pid) return;
-  if (!isAlive(pid)) {
+  // A pid the system has since given to another program is not ours to stop.
+  const command = isAlive(pid) ? await commandLineOf(pid) : "";
+  if (command !== null && !command.includes("postgres")) {
     await fs.rm(pidFile, { force: true });
     return;
   }
   process.kill(pid, "SIGINT");
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

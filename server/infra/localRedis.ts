@@ -4,10 +4,11 @@ import { freePort } from "./freePort";
 
 export interface LocalRedisHandle {
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
-export async function startLocalRedis(opts: { port?: number; log?: (line: string) => void } = {}): Promise<LocalRedisHandle> {
+export async function startLocalRedis(opts: { port?: number } = {}): Promise<LocalRedisHandle> {
   const port = opts.port ?? (await freePort());
   const child: ChildProcess = spawn(
     "redis-server",
@@ -42,9 +43,10 @@ export async function startLocalRedis(opts: { port?: number; log?: (line: string
   process.once("exit", killOnExit);
   return {
     url: `redis://127.0.0.1:${port}`,
+    pid: child.pid!,
     stop: async () => {
       process.off("exit", killOnExit);
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
       await exited;

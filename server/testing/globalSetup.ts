@@ -1,13 +1,10 @@
 // Integration tests run against real PostgreSQL and Redis: the ones in DATABASE_URL and
 // REDIS_URL when set, otherwise a throw-away embedded PostgreSQL and a local redis-server.
-import os from "node:os";
-import path from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { loadConfig } from "../config";
 import { ensureDatabase, migrateCoordinatorDatabase, withDatabase } from "../infra/databases";
-import { startEmbeddedPostgres } from "../infra/embeddedPostgres";
-import { startLocalRedis } from "../infra/localRedis";
+import { startScratchServers } from "../infra/scratchEnvironment";
 
 export const TEMPLATE_DB = "cohort_test_template";
 
@@ -19,38 +16,24 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const config = loadConfig();
-  const stops: (() => Promise<void>)[] = [];
-  let serverUrl: string;
-  if (config.DATABASE_URL) {
-    serverUrl = config.DATABASE_URL;
-  } else {
-    const pgHandle = await startEmbeddedPostgres({
-      dataDir: path.join(os.tmpdir(), `cohort-test-pg-${process.pid}`),
-      persistent: false,
-    });
-    stops.push(pgHandle.stop);
-    serverUrl = withDatabase(pgHandle.baseUrl, "postgres");
+  const servers = await startScratchServers(loadConfig(), "test-pg");
+  try {
+    const { serverUrl, redisUrl } = servers;
+    await assertPreparedTransactionsEnabled(serverUrl);
+    // One migrated template; each test file clones it (CREATE DATABASE … TEMPLATE is fast).
+    const admin = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
+    await admin.end();
+    await ensureDatabase(serverUrl, TEMPLATE_DB);
+    await migrateCoordinatorDatabase(withDatabase(serverUrl, TEMPLATE_DB));
+    project.provide("pgServerUrl", serverUrl);
+    project.provide("redisUrl", redisUrl);
+  } catch (err) {
+    await servers.stop();
+    throw err;
   }
-  await assertPreparedTransactionsEnabled(serverUrl);
-  let redisUrl = config.REDIS_URL;
-  if (!redisUrl) {
-    const redis = await startLocalRedis();
-    stops.push(redis.stop);
-    redisUrl = redis.url;
-  }
-  // One migrated template; each test file clones it (CREATE DATABASE … TEMPLATE is fast).
-  const admin = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
-  await admin.end();
-  await ensureDatabase(serverUrl, TEMPLATE_DB);
-  await migrateCoordinatorDatabase(withDatabase(serverUrl, TEMPLATE_DB));
-  project.provide("pgServerUrl", serverUrl);
-  project.provide("redisUrl", redisUrl);
-  return async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-  };
+  return servers.stop;
 }
 
 async function assertPreparedTransactionsEnabled(url: string): Promise<void> {

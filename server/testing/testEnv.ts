@@ -6,7 +6,8 @@ import pg from "pg";
 import { inject } from "vitest";
 import { connectDatabase, type Database, type PrismaClient } from "../db/prisma";
 import { Engine, type EngineDeps } from "../engine/engine";
-import { ensureDatabase, withDatabase } from "../infra/databases";
+import { withDatabase } from "../infra/databases";
+import { createTaggedDatabases } from "../infra/scratchEnvironment";
 import { PostgresShard } from "../participants/postgresShard";
 import { ensureBankSchema, seedAccounts } from "../sim/bankSchema";
 import { initialPlacement, moduloPlacement, type AccountPlacement } from "../sim/placement";
@@ -45,16 +46,8 @@ export async function createTestEnv(
   const serverUrl = inject("pgServerUrl");
   const redisUrl = inject("redisUrl");
   const tag = `t${randomBytes(4).toString("hex")}`;
-  const coordDb = `${tag}_cohort`;
-  await ensureDatabase(serverUrl, coordDb, TEMPLATE_DB);
-  const shardUrls: { name: string; url: string }[] = [];
-  for (let i = 0; i < (opts.shards ?? 2); i++) {
-    const name = `shard-${String.fromCharCode(97 + i)}`;
-    const db = `${tag}_${name.replace("-", "_")}`;
-    await ensureDatabase(serverUrl, db);
-    shardUrls.push({ name, url: withDatabase(serverUrl, db) });
-  }
-  const databaseUrl = withDatabase(serverUrl, coordDb);
+  const databases = await createTaggedDatabases(serverUrl, tag, opts.shards ?? 2, { template: TEMPLATE_DB });
+  const { databaseUrl, shards: shardUrls } = databases;
   const db = connectDatabase(databaseUrl, { poolSize: 8 });
   const lazyDb = connectDatabase(databaseUrl, { synchronousCommit: false, poolSize: 8 });
   const prisma = db.prisma;
@@ -117,12 +110,7 @@ export async function createTestEnv(
       const queueKeys = await redis.keys(`${tag}:q:*`).catch(() => []);
       if (queueKeys.length > 0) await redis.del(...queueKeys).catch(() => undefined);
       redis.disconnect();
-      const c = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
-      await c.connect();
-      for (const db of [coordDb, ...shardUrls.map((s) => new URL(s.url).pathname.slice(1))]) {
-        await c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`).catch(() => undefined);
-      }
-      await c.end();
+      await databases.drop();
     },
   };
 }

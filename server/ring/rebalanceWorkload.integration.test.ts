@@ -68,7 +68,7 @@ async function whereAccountsAre(): Promise<Map<string, string>> {
 
 /** Runs the executor child until it kills itself after the COMMIT decision of move `killAtMove`. */
 function killedExecutor(runId: string, killAtMove: number): Promise<void> {
-  const worker = path.resolve(import.meta.dirname, "../../scripts/rebalanceWorker.ts");
+  const worker = path.resolve(import.meta.dirname, "../testing/rebalanceWorker.ts");
   const args = {
     databaseUrl: env.databaseUrl,
     redisUrl: env.redisUrl,

@@ -3,10 +3,10 @@
 // COMMIT decision of its n-th move, so that move is decided but not delivered to the
 // shards, its cursor is not written, and its executor lease and engine lease are left
 // to lapse. Configuration comes as one JSON argument, as for scripts/chaosWorker.ts.
-import { createEngineStack } from "../server/engine/createEngine";
-import { createHasher } from "../server/ring/hashRing";
-import { accountMover } from "../server/ring/moveAccount";
-import { runRebalance } from "../server/ring/rebalanceRunner";
+import { createEngineStack } from "../engine/createEngine";
+import { createHasher } from "../ring/hashRing";
+import { accountMover } from "../ring/moveAccount";
+import { runRebalance } from "../ring/rebalanceRunner";
 
 interface WorkerArgs {
   databaseUrl: string;

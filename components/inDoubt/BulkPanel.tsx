@@ -4,16 +4,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { apiFetch } from "@/components/http/apiFetch";
-
-interface BulkResult {
-  matched: number;
-  applied: boolean;
-  done: number;
-  already: number;
-  refused: number;
-  failed: number;
-  errors: string[];
-}
+import type { BulkResult } from "@/server/ops/bulk";
 
 export function BulkPanel() {
   const queryClient = useQueryClient();

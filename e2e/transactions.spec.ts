@@ -91,9 +91,9 @@ test("filters live in the URL and survive a reload", async ({ page }) => {
 
 test("a transaction's page shows its timeline and branches; viewers get no actions", async ({ page }, testInfo) => {
   await openAs(page, "viewer", "/transactions?state=committed");
-  const link = page.getByTestId("tx-row").first().getByRole("link");
+  // The list is live: pin the row by its id, or a transaction arriving meanwhile becomes "first".
   const id = (await page.getByTestId("tx-row").first().getAttribute("data-id"))!;
-  await link.click();
+  await page.locator(`[data-testid="tx-row"][data-id="${id}"]`).getByRole("link").click();
   await page.waitForURL(`**/transactions/${id}`);
   await expect(page.getByRole("heading", { level: 1 })).toContainText(id);
   await expect(page.getByTestId("tx-status").first()).toHaveText("COMMITTED");

@@ -72,6 +72,10 @@ describe("tx.lock", () => {
       message: expect.stringMatching(/no lock service/),
     });
     await plain.abort("done");
+    // An engine without a lock service that stayed up could take over another test's
+    // transaction and finish it without releasing its locks.
+    await unlocked.stop();
+    await engine.stop();
   });
 
   it("aborts the youngest transaction of a deadlock and records it in its timeline", async () => {

@@ -167,11 +167,12 @@ describe("waiters", () => {
   it("fails a wait with ENGINE_STOPPED when its service closes, and takes it out of the queue", async () => {
     const closing = kit.service();
     const holder = await a.acquire({ key: "closing", owner: "closing-holder" });
-    const waiting = closing.acquire({ key: "closing", owner: "left-behind", waitMs: 20_000 });
+    // Caught from the start: the wait rejects while close() is still being awaited.
+    const failed = rejection(closing.acquire({ key: "closing", owner: "left-behind", waitMs: 20_000 }));
     await waitFor(async () => (await a.waitersOf("closing")).length === 1, 5_000, "queued");
     const started = Date.now();
     await closing.close();
-    const err = await rejection(waiting);
+    const err = await failed;
     expect(err.code).toBe("ENGINE_STOPPED");
     expect(err.message).toMatch(/left-behind stopped waiting for lock "closing"/);
     expect(Date.now() - started).toBeLessThan(2_000);

@@ -91,6 +91,16 @@ const DEFINED = Symbol.for("cohort.queueScripts");
 export function queueScripts(redis: Redis): QueueScripts {
   const r = redis as Redis & { [DEFINED]?: true } & Record<string, unknown>;
   if (!r[DEFINED]) {
+    // Never auto-pipelined: an auto-pipeline pending when these are defined lacks them, and
+    // ioredis then crashes the process (ioredis#1931). They run on failure and operator paths,
+    // where batching buys nothing. A new array: the default one is shared by every client.
+    redis.options.autoPipeliningIgnoredCommands = [
+      ...(redis.options.autoPipeliningIgnoredCommands ?? []),
+      "cohortQDeadLetter",
+      "cohortQRequeue",
+      "cohortQRetryNow",
+      "cohortQPurge",
+    ];
     redis.defineCommand("cohortQDeadLetter", { numberOfKeys: 3, lua: DEAD_LETTER });
     redis.defineCommand("cohortQRequeue", { numberOfKeys: 2, lua: REQUEUE });
     redis.defineCommand("cohortQRetryNow", { numberOfKeys: 1, lua: RETRY_NOW });

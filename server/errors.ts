@@ -11,6 +11,11 @@ export const errorCodes = {
   VOTED_NO: { status: 409, expose: true },
   DECISION_CONFLICT: { status: 409, expose: true },
   ENGINE_STOPPED: { status: 503, expose: true },
+  /**
+   * The transaction may have committed and the coordinator log could not be read to say
+   * so: ask again later (engine.outcome). Never retry the work: it may have happened.
+   */
+  OUTCOME_PENDING: { status: 503, expose: true },
   // locks (server/locks)
   LOCK_TIMEOUT: { status: 409, expose: true },
   LOCK_LOST: { status: 409, expose: true },

@@ -448,6 +448,11 @@ export class CoordinatorLog {
     actor: string;
   }): Promise<boolean> {
     const client = await this.lazy.connect();
+    // pg-pool stops listening while a client is checked out: a connection the server drops
+    // now would raise an 'error' nobody handles and kill the process. The query fails anyway.
+    const ignore = () => undefined;
+    client.on("error", ignore);
+    let failure: Error | undefined;
     try {
       await client.query("BEGIN");
       const locked = await client.query(
@@ -491,10 +496,12 @@ export class CoordinatorLog {
       await client.query("COMMIT");
       return ended;
     } catch (err) {
+      failure = err as Error;
       await client.query("ROLLBACK").catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      client.removeListener("error", ignore);
+      client.release(failure); // a session that failed is destroyed, not reused
     }
   }
 

@@ -1,11 +1,11 @@
 // Wires an Engine to real clients from URLs: used by the demo, the chaos runner's
 // workers and the benchmarks, so they all run the same stack.
 import { Redis } from "ioredis";
-import { connectDatabase, type Database, type PrismaClient } from "../db/prisma";
+import { connectDatabase, connectPool, type Database, type PrismaClient } from "../db/prisma";
 import os from "node:os";
 import { LockService } from "../locks/lockService";
 import { PostgresShard } from "../participants/postgresShard";
-import { Engine } from "./engine";
+import { defaultEngineOptions, Engine } from "./engine";
 import type { EngineHooks, EngineOptions } from "./types";
 
 export interface EngineStack {
@@ -34,6 +34,14 @@ export function createEngineStack(opts: {
     poolSize: 20,
     applicationName: "cohort-engine-lazy",
   });
+  // The lease's own connection: heartbeats never queue behind other work, and give up well
+  // within the lease so that the next one is tried in time.
+  const beat = Math.max(100, Math.floor((opts.options?.leaseMs ?? defaultEngineOptions.leaseMs) / 3));
+  const heartbeatPool = connectPool(opts.databaseUrl, {
+    poolSize: 1,
+    applicationName: "cohort-engine-heartbeat",
+    timeouts: { connectMs: beat, statementMs: beat, queryMs: beat },
+  });
   const prisma = db.prisma;
   // Auto-pipelining batches the many small XADDs of concurrent transactions into few writes.
   const redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });
@@ -45,6 +53,7 @@ export function createEngineStack(opts: {
     prisma,
     pool: db.pool,
     lazyPool: lazyDb.pool,
+    heartbeatPool,
     redis,
     shards,
     ...(opts.options ? { options: opts.options } : {}),
@@ -63,7 +72,7 @@ export function createEngineStack(opts: {
       await engine.stop().catch(() => undefined);
       await locks.close().catch(() => undefined);
       await Promise.all(shards.map((s) => s.close().catch(() => undefined)));
-      await Promise.all([db.close(), lazyDb.close()]);
+      await Promise.all([db.close(), lazyDb.close(), heartbeatPool.end().catch(() => undefined)]);
       redis.disconnect();
     },
   };

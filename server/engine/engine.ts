@@ -17,6 +17,7 @@ import { encodePhase2, PHASE2_GROUP, phase2Stream } from "../queues/phase2Entrie
 import { enqueueAll, StreamQueue } from "../queues/streamQueue";
 import { PhaseTwo } from "./phaseTwo";
 import { Recovery, type ReconcileReport } from "./recovery";
+import { assertStorableText } from "./storableText";
 import { Transaction } from "./transaction";
 import { systemClock, type BeginOptions, type Clock, type EngineHooks, type EngineOptions } from "./types";
 
@@ -27,6 +28,11 @@ export interface EngineDeps {
   pool: pg.Pool;
   /** synchronous_commit=off: records presumed abort allows to lose. */
   lazyPool: pg.Pool;
+  /**
+   * The lease heartbeat's own connection (a pool of one, with timeouts shorter than the
+   * lease), so that it never waits behind other work for a connection. Defaults to `pool`.
+   */
+  heartbeatPool?: pg.Pool;
   redis: Redis;
   shards: PostgresShard[];
   /** Distributed locks for `tx.lock()`; without it the engine runs without locking. */
@@ -71,6 +77,10 @@ export class Engine {
   private readonly outboxListeners = new Set<() => void>();
   private state: "new" | "running" | "stopping" | "stopped" = "new";
   private loopTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private heartbeatRunning: Promise<void> | null = null;
+  /** The instance row exists and its lease is renewed; false once stopped or crashed. */
+  private beating = false;
   private loopRunning: Promise<void> | null = null;
   private lastReconcile = 0;
   private readonly print: (line: string) => void;
@@ -154,11 +164,55 @@ export class Engine {
   async start(): Promise<{ recovered: number; reconciled: ReconcileReport[] }> {
     if (this.state !== "new") throw new Error("an Engine can be started once");
     const { prisma } = this.deps;
-    await Promise.all(this.deps.shards.map((s) => s.checkReady()));
+    // A shard that cannot be reached must not keep this instance from finishing what it can
+    // on the others (a crashed coordinator coming back during a shard outage): phase two
+    // and reconciliation retry it. A reachable shard that cannot prepare is a setup error.
+    const unreachable = await Promise.all(
+      this.deps.shards.map(async (s) => {
+        try {
+          await s.checkReady();
+          return null;
+        } catch (err) {
+          if (
+            await s.ping().then(
+              () => true,
+              () => false,
+            )
+          )
+            throw err;
+          return `${s.name} (${errorMessage(err)})`;
+        }
+      }),
+    );
+    for (const down of unreachable.filter(Boolean)) this.print(`starting without shard ${down}: it is retried until it answers`);
     await prisma.$executeRaw`
       INSERT INTO engine_instances (id, host, pid, lease_expires_at)
       VALUES (${this.instanceId}::uuid, ${this.options.host}, ${this.options.pid},
         now() + make_interval(secs => ${this.options.leaseMs / 1000}))`;
+    // From here on the lease is ours to keep, even while recovery and reconciliation below
+    // wait on a shard that does not answer.
+    this.beating = true;
+    this.scheduleHeartbeat();
+    try {
+      return await this.startWork();
+    } catch (err) {
+      // A start that failed half-way leaves no heartbeat behind: peers take over at once.
+      this.state = "stopped";
+      this.beating = false;
+      if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+      if (this.loopTimer) clearTimeout(this.loopTimer);
+      await this.phase2Queue.stop().catch(() => undefined);
+      await this.deadlocks?.stop().catch(() => undefined);
+      await prisma.$executeRaw`
+        UPDATE engine_instances SET stopped_at = now(), lease_expires_at = now() WHERE id = ${this.instanceId}::uuid`.catch(
+        () => undefined,
+      );
+      throw err;
+    }
+  }
+
+  private async startWork(): Promise<{ recovered: number; reconciled: ReconcileReport[] }> {
+    const { prisma } = this.deps;
     for (const name of this.shardNames) {
       await prisma.shard.upsert({ where: { name }, create: { name }, update: {} });
     }
@@ -200,6 +254,7 @@ export class Engine {
     }
     const label = opts.label.trim();
     if (!label || label.length > 200) throw new CohortError("BAD_REQUEST", "a transaction label must be 1-200 characters");
+    assertStorableText("the transaction label", label);
     const timeoutMs = opts.timeoutMs ?? this.options.defaultTimeoutMs;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
       throw new CohortError("BAD_REQUEST", "timeoutMs must be a positive number");
@@ -223,7 +278,8 @@ export class Engine {
         shard: (n) => this.shardsByName.get(n),
         shardNames: () => this.shardNames,
         published: (i, s, l) => this.publish(i, s, l),
-        drivePhase2: (i, l, commit, shards) => this.phaseTwo.drive(i, l, commit, shards, this.actor, { fresh: true }),
+        drivePhase2: (i, l, commit, shards, opts) =>
+          this.phaseTwo.drive(i, l, commit, shards, this.actor, { fresh: opts?.fresh ?? true }),
         released: (t) => this.inFlight.delete(t.id),
         locks: this.deps.locks ?? null,
         lockGraceMs: this.options.lockGraceMs,
@@ -254,6 +310,16 @@ export class Engine {
     return { pending: await this.recovery.finish(claimed) };
   }
 
+  /**
+   * What the coordinator log says of a transaction: the answer to OUTCOME_PENDING. `decision`
+   * is final once set; `status` is COMMITTED or ABORTED once phase two reached every branch.
+   * Null when the log has no record (presumed abort: it never committed).
+   */
+  async outcome(txId: string): Promise<{ id: string; status: TxStatus; decision: "COMMIT" | "ABORT" | null } | null> {
+    const row = await this.coordinatorLog.read(txId);
+    return row && { id: row.id, status: row.status, decision: row.decision };
+  }
+
   /** Compares every shard's prepared transactions with the log; see Recovery.reconcileShard. */
   async reconcile(): Promise<ReconcileReport[]> {
     this.lastReconcile = this.clock.now();
@@ -280,12 +346,15 @@ export class Engine {
   async stop(opts: { drainMs?: number } = {}): Promise<void> {
     if (this.state === "stopped" || this.state === "new") {
       this.state = "stopped";
+      this.beating = false;
+      if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
       return;
     }
     this.state = "stopping";
     if (this.loopTimer) clearTimeout(this.loopTimer);
     await this.deadlocks?.stop();
     await this.loopRunning;
+    // The lease is kept (heartbeats go on) while in-flight work drains; given up below.
     const until = Date.now() + (opts.drainMs ?? 5_000);
     while (this.inFlight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await Promise.all(
@@ -295,6 +364,9 @@ export class Engine {
     );
     await this.phase2Queue.stop();
     await this.events.flush();
+    this.beating = false;
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    await this.heartbeatRunning;
     await this.deps.prisma.$executeRaw`
       UPDATE engine_instances SET stopped_at = now(), lease_expires_at = now() WHERE id = ${this.instanceId}::uuid`.catch(
       () => undefined,
@@ -316,6 +388,8 @@ export class Engine {
   simulateCrash(): void {
     this.state = "stopped";
     if (this.loopTimer) clearTimeout(this.loopTimer);
+    this.beating = false;
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     void this.deadlocks?.stop();
     // Stops reading; what it had read stays pending under this consumer, for others to reclaim.
     void this.phase2Queue.stop();
@@ -353,13 +427,37 @@ export class Engine {
     return ms == null ? this.options.heartbeatMs : Math.max(10, Math.min(this.options.heartbeatMs, Math.ceil(ms) + 20));
   }
 
-  /** Heartbeat, then take over what dead instances left, then (now and then) reconcile. */
+  /**
+   * Renews the lease on its own timer and connection. It used to share one loop with
+   * takeover, the stale sweep and reconciliation: a shard that stopped answering held the
+   * loop, the lease lapsed, and live peers aborted this instance's transactions.
+   */
+  private scheduleHeartbeat(): void {
+    if (!this.beating) return;
+    const every = this.options.heartbeatMs;
+    this.heartbeatTimer = setTimeout(() => {
+      this.heartbeatRunning = this.heartbeat()
+        .catch((err: unknown) => this.print(`heartbeat: ${errorMessage(err)}`))
+        .finally(() => {
+          this.heartbeatRunning = null;
+          this.scheduleHeartbeat();
+        });
+    }, every);
+    this.heartbeatTimer.unref();
+  }
+
+  private async heartbeat(): Promise<void> {
+    const pool = this.deps.heartbeatPool ?? this.deps.pool;
+    await pool.query(
+      `UPDATE engine_instances SET heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => $2::float8)
+       WHERE id = $1::uuid AND stopped_at IS NULL`,
+      [this.instanceId, this.options.leaseMs / 1000],
+    );
+  }
+
+  /** Take over what dead instances left, then (now and then) sweep and reconcile. */
   private async tick(): Promise<number> {
     try {
-      await this.deps.prisma.$executeRaw`
-        UPDATE engine_instances SET heartbeat_at = now(),
-          lease_expires_at = now() + make_interval(secs => ${this.options.leaseMs / 1000})
-        WHERE id = ${this.instanceId}::uuid`;
       const recovered = await this.recovery.recoverAll();
       if (recovered > 0) {
         this.print(`took over and finished ${recovered} transaction(s) of dead instances`);

@@ -28,4 +28,27 @@ describe("GroupCommit", () => {
     fail = false;
     await expect(gc.submit(3)).resolves.toBe(3);
   });
+
+  it("fails only the bad item when the database refuses one item's data", async () => {
+    const calls: number[][] = [];
+    const gc = new GroupCommit<number, number>(async (items) => {
+      calls.push(items);
+      if (items.includes(13)) throw Object.assign(new Error("invalid byte sequence"), { code: "22021" });
+      return items;
+    });
+    const results = await Promise.allSettled([1, 13, 3].map((i) => gc.submit(i)));
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(calls[0]).toEqual([1, 13, 3]);
+  });
+
+  it("does not split a batch whose connection failed", async () => {
+    let writes = 0;
+    const gc = new GroupCommit<number, number>(async () => {
+      writes++;
+      throw Object.assign(new Error("Connection terminated unexpectedly"), {});
+    });
+    const results = await Promise.allSettled([1, 2, 3].map((i) => gc.submit(i)));
+    expect(results.every((r) => r.status === "rejected")).toBe(true);
+    expect(writes).toBe(1);
+  });
 });

@@ -10,6 +10,23 @@ interface Pending<I, O> {
   reject(err: unknown): void;
 }
 
+/**
+ * Errors that say nothing about the items: the connection or the server failed. Writing the
+ * items one by one would only fail again, slower. (A batch cut off mid-statement is rolled
+ * back whole; the callers treat any failed write as "maybe written" and re-read the log.)
+ */
+function isConnectionFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== "string") return true;
+  // SQLSTATE classes 08 connection exception, 53 insufficient resources, 57 operator
+  // intervention (shutdown, statement timeout, terminated), 58 system error.
+  return /^(08|53|57|58)/.test(code) || /^E[A-Z]+$/.test(code);
+}
+
+function rejectAll<I, O>(batch: Pending<I, O>[], err: unknown): void {
+  for (const p of batch) p.reject(err);
+}
+
 export class GroupCommit<I, O> {
   private queue: Pending<I, O>[] = [];
   private inFlight = 0;
@@ -42,12 +59,27 @@ export class GroupCommit<I, O> {
       this.write(batch.map((p) => p.item))
         .then(
           (outs) => batch.forEach((p, i) => p.resolve(outs[i] as O)),
-          (err: unknown) => batch.forEach((p) => p.reject(err)),
+          (err: unknown) => (batch.length > 1 && !isConnectionFailure(err) ? this.writeAlone(batch) : rejectAll(batch, err)),
         )
         .finally(() => {
           this.inFlight--;
           this.flush();
         });
     }
+  }
+
+  /**
+   * One bad item (a value the database refuses) must never fail the unrelated transactions
+   * that happened to share its statement: after a data error, each is written on its own.
+   */
+  private async writeAlone(batch: Pending<I, O>[]): Promise<void> {
+    await Promise.all(
+      batch.map((p) =>
+        this.write([p.item]).then(
+          (outs) => p.resolve(outs[0] as O),
+          (err: unknown) => p.reject(err),
+        ),
+      ),
+    );
   }
 }

@@ -8,6 +8,7 @@ import type { PostgresShard } from "../participants/postgresShard";
 import type { LockService } from "../locks/lockService";
 import type { LockGrant, LockMode } from "../locks/types";
 import { v7 as uuidv7 } from "uuid";
+import { assertStorableJson, assertStorableText } from "./storableText";
 import type { CoordinatorLog, OutboxEventInput, TxStatus, Vote } from "./coordinatorLog";
 import type { BranchClient, Clock, CommitOutcome, EngineHooks } from "./types";
 
@@ -22,7 +23,12 @@ export interface TxContext {
   shardNames(): string[];
   published(id: string, status: TxStatus, label: string): void;
   /** Runs phase two; resolves after the first attempt, retrying in the background. */
-  drivePhase2(txId: string, label: string, commit: boolean, shards: string[]): Promise<string[]>;
+  /**
+   * Runs phase two; resolves after the first attempt, retrying in the background. `fresh`
+   * (default true) says every branch was prepared by this coordinator, so one found missing
+   * was resolved outside Cohort; false where a branch may never have been prepared.
+   */
+  drivePhase2(txId: string, label: string, commit: boolean, shards: string[], opts?: { fresh?: boolean }): Promise<string[]>;
   /** Called once the handle is finished with, whatever the outcome. */
   released(tx: Transaction): void;
   /** The lock service, when the engine has one. */
@@ -53,6 +59,8 @@ export class Transaction {
   private abortCause: CohortError | null = null;
   /** commit() has begun writing the protocol's records: from then on it alone logs the outcome. */
   private logging = false;
+  /** A PREPARE or a commit write was sent: from then on only the log knows the outcome. */
+  private commitPossible = false;
   private done = false;
   private readonly branches = new Map<string, Branch>();
   private readonly grants = new Map<string, LockGrant>();
@@ -180,7 +188,9 @@ export class Transaction {
       if (typeof v !== "string" || v.length === 0 || v.length > 255) {
         throw new CohortError("BAD_REQUEST", `outbox event ${key} must be a string of 1-255 characters`);
       }
+      assertStorableText(`outbox event ${key}`, v);
     }
+    assertStorableJson("outbox event payload", event.payload ?? null);
     let size: number;
     try {
       size = Buffer.byteLength(JSON.stringify(event.payload ?? null));
@@ -199,159 +209,249 @@ export class Transaction {
     return this.grants;
   }
 
-  /** Two-phase commit. Resolves once the outcome is decided and phase two was tried once. */
+  /**
+   * Two-phase commit. Resolves once the outcome is decided and phase two was tried once.
+   * The answer is the logged truth, never a guess: COMMITTED (COMMITTING while a shard is
+   * unreachable), a CohortError for an abort, or OUTCOME_PENDING when the transaction may
+   * have committed and the log cannot be read yet (read it later with `engine.outcome(id)`).
+   */
   async commit(): Promise<CommitOutcome> {
     this.assertActive();
     this.phase = "committing";
     try {
-      await Promise.all([...this.branches.values()].map((b) => b.queue));
-      if (this.abortCause) throw this.abortCause;
-      this.logging = true;
-      const shards = [...this.branches.keys()].filter((s) => this.branches.get(s)!.client);
-      if (shards.length === 0) {
-        const committed = await this.ctx.log.commitWithoutBranches({
-          id: this.id,
-          coordinatorId: this.ctx.instanceId,
-          actor: this.ctx.actor,
-          events: this.events,
-        });
-        if (!committed) {
-          // Nothing was prepared: whoever took the outcome (an operator, a takeover) ends it;
-          // past the deadline, it is still ours to abort.
-          const lost = await this.lostDecision();
-          if (lost.code === "TX_TIMED_OUT") await this.logUnpreparedAbort("timeout", "timeout");
-          throw lost;
-        }
-        if (this.events.length > 0) this.ctx.outboxWritten();
-        this.ctx.published(this.id, "COMMITTED", this.label);
-        this.phase = "committed";
-        this.ctx.releaseLocks(this.id);
-        return { id: this.id, status: "COMMITTED" };
-      }
-
-      const marked = await this.ctx.log.markPreparing({
-        id: this.id,
-        coordinatorId: this.ctx.instanceId,
-        shards,
-        gids: shards.map((s) => formatGid(this.id, s)),
-        actor: this.ctx.actor,
-      });
-      if (!marked) {
-        await this.rollbackLocalBranches();
-        throw await this.lostDecision();
-      }
-      this.ctx.published(this.id, "PREPARING", this.label);
-
-      // allSettled, not all: an internal failure on one branch must not start the rollback
-      // while another branch's PREPARE is still in flight, or that PREPARE lands after the
-      // rollback looked for it and is left behind.
-      const settled = await Promise.allSettled(
-        shards.map(async (name): Promise<Vote> => {
-          const b = this.branches.get(name)!;
-          const client = b.client!;
-          b.client = null;
-          const vote = await b.shard.prepare(client, this.id);
-          if (vote.ok && this.ctx.hooks.afterPrepare) await this.ctx.hooks.afterPrepare(this.id, name);
-          return vote.ok ? { shard: name, yes: true } : { shard: name, yes: false, error: errorMessage(vote.error) };
-        }),
-      );
-      const failure = settled.find((r) => r.status === "rejected");
-      if (failure) throw failure.reason;
-      const votes = settled.map((r) => (r as PromiseFulfilledResult<Vote>).value);
-
-      const no = votes.filter((v) => !v.yes);
-      if (no.length > 0) {
-        const reason = `voted no: ${no.map((v) => `${v.shard} (${v.error})`).join("; ")}`;
-        const decided = await this.ctx.log.decideAbort({
-          id: this.id,
-          coordinatorId: this.ctx.instanceId,
-          reason,
-          votes,
-          actor: this.ctx.actor,
-        });
-        const yes = votes.filter((v) => v.yes).map((v) => v.shard);
-        if (decided) {
-          this.ctx.published(this.id, "ABORTING", this.label);
-          await this.ctx.drivePhase2(this.id, this.label, false, yes);
-        } else {
-          // Aborted meanwhile by someone who now owns it: just undo what we prepared.
-          await Promise.all(
-            yes.map((s) =>
-              this.ctx
-                .shard(s)
-                ?.rollbackPrepared(this.id)
-                .catch(() => undefined),
-            ),
-          );
-        }
-        this.phase = "aborted";
-        throw new CohortError("VOTED_NO", reason, { details: { votes } });
-      }
-
-      const committed = await this.ctx.log.decideCommit({
-        id: this.id,
-        coordinatorId: this.ctx.instanceId,
-        shards,
-        actor: this.ctx.actor,
-        events: this.events,
-      });
-      if (committed && this.events.length > 0) this.ctx.outboxWritten();
-      if (!committed) {
-        // Deadline passed, force-aborted or taken over before the commit point: abort.
-        const lost = await this.lostDecision();
-        const reason = lost.code === "TX_TIMED_OUT" ? "timeout" : lost.message;
-        await this.ctx.log.decideAbort({
-          id: this.id,
-          coordinatorId: this.ctx.instanceId,
-          reason,
-          actor: this.ctx.actor,
-          recordType: lost.code === "TX_TIMED_OUT" ? "timeout" : "decision",
-        });
-        // Whoever holds the transaction drives its rollback; if that is still us, do it now.
-        const current = await this.ctx.log.read(this.id);
-        if (current?.coordinatorId === this.ctx.instanceId && current.status === "ABORTING") {
-          this.ctx.published(this.id, "ABORTING", this.label);
-          await this.ctx.drivePhase2(this.id, this.label, false, shards);
-        } else if (current?.decision !== "COMMIT") {
-          // Someone else owns the abort (an operator, a takeover) and may have looked for our
-          // prepared branches before our PREPARE landed. Rolling back is always safe once the
-          // outcome is abort, so undo what we prepared rather than leave it to reconciliation.
-          await Promise.all(
-            votes.map((v) =>
-              this.ctx
-                .shard(v.shard)
-                ?.rollbackPrepared(this.id)
-                .catch(() => undefined),
-            ),
-          );
-        }
-        throw lost;
-      }
-      this.ctx.published(this.id, "COMMITTING", this.label);
-      if (this.ctx.hooks.afterDecision) await this.ctx.hooks.afterDecision(this.id);
-
-      this.phase = "committed";
-      const pending = await this.ctx.drivePhase2(this.id, this.label, true, shards);
-      return pending.length === 0
-        ? { id: this.id, status: "COMMITTED" }
-        : { id: this.id, status: "COMMITTING", pendingShards: pending };
+      return await this.runCommit();
     } catch (err) {
-      if (this.phase !== "committed") this.phase = "aborted";
-      if (err instanceof CohortError) throw err;
-      // An infrastructure failure before the decision (log or shard unreachable): presumed
-      // abort. Roll back what we can now; the engine's self-recovery sweep finishes the
-      // rest once the log is reachable again.
-      await this.rollbackLocalBranches();
-      const reason = `internal failure before the commit point: ${errorMessage(err)}`;
-      const shards = [...this.branches.keys()];
-      await this.ctx.log
-        .decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, actor: this.ctx.actor })
-        .then((ok) => (ok ? this.ctx.drivePhase2(this.id, this.label, false, shards) : undefined))
-        .catch(() => undefined);
-      throw new CohortError("TX_ABORTED", `transaction ${this.id} aborted: ${errorMessage(err)}`, { cause: err });
+      if (err instanceof CohortError) {
+        // (runCommit moves the phase on; the cast undoes TypeScript's narrowing from above.)
+        if ((this.phase as Phase) !== "committed") this.phase = "aborted";
+        throw err;
+      }
+      return await this.settleAfterFailure(err);
     } finally {
       this.finished();
     }
+  }
+
+  private async runCommit(): Promise<CommitOutcome> {
+    await Promise.all([...this.branches.values()].map((b) => b.queue));
+    if (this.abortCause) throw this.abortCause;
+    this.logging = true;
+    const shards = [...this.branches.keys()].filter((s) => this.branches.get(s)!.client);
+    if (shards.length === 0) {
+      // The commit write is the decision: from the moment it is sent only the log knows.
+      this.commitPossible = true;
+      const committed = await this.ctx.log.commitWithoutBranches({
+        id: this.id,
+        coordinatorId: this.ctx.instanceId,
+        actor: this.ctx.actor,
+        events: this.events,
+      });
+      if (!committed) return this.afterLostCompareAndSet([], await this.lostDecision());
+      if (this.events.length > 0) this.ctx.outboxWritten();
+      this.ctx.published(this.id, "COMMITTED", this.label);
+      this.phase = "committed";
+      this.ctx.releaseLocks(this.id);
+      return { id: this.id, status: "COMMITTED" };
+    }
+
+    const marked = await this.ctx.log.markPreparing({
+      id: this.id,
+      coordinatorId: this.ctx.instanceId,
+      shards,
+      gids: shards.map((s) => formatGid(this.id, s)),
+      actor: this.ctx.actor,
+    });
+    if (!marked) {
+      // Nothing was prepared, so nothing can commit: the abort the caller hears is final.
+      await this.rollbackLocalBranches();
+      throw await this.lostDecision();
+    }
+    this.ctx.published(this.id, "PREPARING", this.label);
+
+    // From the first PREPARE on, a branch may be prepared even when its reply is lost.
+    this.commitPossible = true;
+    // allSettled, not all: an internal failure on one branch must not start the rollback
+    // while another branch's PREPARE is still in flight, or that PREPARE lands after the
+    // rollback looked for it and is left behind.
+    const settled = await Promise.allSettled(
+      shards.map(async (name): Promise<Vote> => {
+        const b = this.branches.get(name)!;
+        const client = b.client!;
+        b.client = null;
+        const vote = await b.shard.prepare(client, this.id);
+        if (vote.ok && this.ctx.hooks.afterPrepare) await this.ctx.hooks.afterPrepare(this.id, name);
+        return vote.ok ? { shard: name, yes: true } : { shard: name, yes: false, error: errorMessage(vote.error) };
+      }),
+    );
+    const failure = settled.find((r) => r.status === "rejected");
+    if (failure) throw failure.reason;
+    const votes = settled.map((r) => (r as PromiseFulfilledResult<Vote>).value);
+
+    const no = votes.filter((v) => !v.yes);
+    if (no.length > 0) {
+      const reason = `voted no: ${no.map((v) => `${v.shard} (${v.error})`).join("; ")}`;
+      const votedNo = new CohortError("VOTED_NO", reason, { details: { votes } });
+      const decided = await this.ctx.log.decideAbort({
+        id: this.id,
+        coordinatorId: this.ctx.instanceId,
+        reason,
+        votes,
+        actor: this.ctx.actor,
+      });
+      if (!decided) return this.afterLostCompareAndSet(shards, votedNo);
+      this.phase = "aborted";
+      this.ctx.published(this.id, "ABORTING", this.label);
+      // A no vote may be a PREPARE whose reply was lost: with ABORT logged, rolling back a
+      // branch that is not there is harmless, and one that is must not wait for reconciliation.
+      await this.ctx.drivePhase2(this.id, this.label, false, shards, { fresh: false }).catch(() => undefined); // ABORT is logged: the stale sweep finishes what this could not
+      throw votedNo;
+    }
+
+    const committed = await this.ctx.log.decideCommit({
+      id: this.id,
+      coordinatorId: this.ctx.instanceId,
+      shards,
+      actor: this.ctx.actor,
+      events: this.events,
+    });
+    if (!committed) return this.afterLostCompareAndSet(shards, await this.lostDecision());
+    if (this.events.length > 0) this.ctx.outboxWritten();
+    return this.committedNow(shards);
+  }
+
+  /** The COMMIT decision is logged: phase two can be late, never change the outcome. */
+  private async committedNow(shards: string[]): Promise<CommitOutcome> {
+    this.phase = "committed";
+    this.ctx.published(this.id, "COMMITTING", this.label);
+    if (this.ctx.hooks.afterDecision) await this.ctx.hooks.afterDecision(this.id);
+    const pending = await this.ctx.drivePhase2(this.id, this.label, true, shards).catch(() => shards);
+    return pending.length === 0
+      ? { id: this.id, status: "COMMITTED" }
+      : { id: this.id, status: "COMMITTING", pendingShards: pending };
+  }
+
+  /**
+   * A compare-and-set of ours found the transaction changed: a timeout, an operator, a
+   * takeover. The log says what happened; `lost` is the answer if that is an abort.
+   */
+  private async afterLostCompareAndSet(shards: string[], lost: CohortError): Promise<CommitOutcome> {
+    if (lost.code === "TX_TIMED_OUT") {
+      // Still ours, past the deadline: abort it now (a no-op when someone else decided).
+      await this.ctx.log.decideAbort({
+        id: this.id,
+        coordinatorId: this.ctx.instanceId,
+        reason: "timeout",
+        actor: this.ctx.actor,
+        recordType: "timeout",
+      });
+    }
+    const current = await this.ctx.log.read(this.id);
+    if (current?.decision === "COMMIT") {
+      // An operator's force-commit (or a takeover's redo) won: the transaction commits, and
+      // whoever logged the decision drives phase two.
+      this.phase = "committed";
+      return current.status === "COMMITTED"
+        ? { id: this.id, status: "COMMITTED" }
+        : {
+            id: this.id,
+            status: "COMMITTING",
+            pendingShards: current.branches.filter((b) => b.status !== "COMMITTED").map((b) => b.shard),
+          };
+    }
+    if (current?.decision !== "ABORT") {
+      // Undecided and no longer ours (taken over while this process stalled): the new owner
+      // decides. Rolling back here could race an operator's force-commit, so leave it be.
+      throw this.outcomePending("the transaction was taken over before its decision", null);
+    }
+    this.phase = "aborted";
+    if (current.coordinatorId === this.ctx.instanceId && current.status === "ABORTING") {
+      this.ctx.published(this.id, "ABORTING", this.label);
+      await this.ctx.drivePhase2(this.id, this.label, false, shards, { fresh: false }).catch(() => undefined);
+    } else if (shards.length > 0) {
+      // ABORT is logged by someone else (an operator, a takeover), who may have looked for
+      // our prepared branches before our PREPARE landed. With ABORT logged, rolling back is
+      // always safe, so undo what we prepared rather than leave it to reconciliation.
+      await Promise.all(
+        shards.map((s) =>
+          this.ctx
+            .shard(s)
+            ?.rollbackPrepared(this.id)
+            .catch(() => undefined),
+        ),
+      );
+    }
+    throw lost;
+  }
+
+  /**
+   * commit() failed on something other than the protocol's own answers: a dropped
+   * connection to the log or a shard, a lost reply. Before any PREPARE or commit write the
+   * transaction cannot commit and the abort is final. After one, the log decides: an ABORT
+   * compare-and-set makes an undecided transaction final (a COMMIT that landed first wins
+   * it), and when the log cannot be reached the caller hears OUTCOME_PENDING.
+   */
+  private async settleAfterFailure(err: unknown): Promise<CommitOutcome> {
+    await this.rollbackLocalBranches().catch(() => undefined);
+    const shards = [...this.branches.keys()];
+    const reason = `internal failure during commit: ${errorMessage(err)}`;
+    const aborted = new CohortError("TX_ABORTED", `transaction ${this.id} aborted: ${errorMessage(err)}`, { cause: err });
+    if (!this.commitPossible) {
+      this.phase = "aborted";
+      await this.ctx.log
+        .decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, actor: this.ctx.actor })
+        .then((ok) => (ok ? this.ctx.drivePhase2(this.id, this.label, false, shards, { fresh: false }) : undefined))
+        .catch(() => undefined); // nothing was prepared; the stale sweep writes the abort later
+      throw aborted;
+    }
+    let lastError: unknown = err;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      let decidedAbort: boolean;
+      let current: Awaited<ReturnType<CoordinatorLog["read"]>>;
+      try {
+        decidedAbort = await this.ctx.log.decideAbort({
+          id: this.id,
+          coordinatorId: this.ctx.instanceId,
+          reason,
+          actor: this.ctx.actor,
+        });
+        current = decidedAbort ? null : await this.ctx.log.read(this.id);
+      } catch (readErr) {
+        lastError = readErr;
+        continue;
+      }
+      if (decidedAbort) {
+        this.phase = "aborted";
+        this.ctx.published(this.id, "ABORTING", this.label);
+        await this.ctx.drivePhase2(this.id, this.label, false, shards, { fresh: false }).catch(() => undefined);
+        throw aborted;
+      }
+      if (current?.decision === "COMMIT") {
+        this.phase = "committed";
+        if (current.coordinatorId === this.ctx.instanceId && current.status === "COMMITTING") {
+          const pending = current.branches.filter((b) => b.status === "ACTIVE" || b.status === "PREPARED").map((b) => b.shard);
+          const left = await this.ctx.drivePhase2(this.id, this.label, true, pending).catch(() => pending);
+          return left.length === 0
+            ? { id: this.id, status: "COMMITTED" }
+            : { id: this.id, status: "COMMITTING", pendingShards: left };
+        }
+        return current.status === "COMMITTED"
+          ? { id: this.id, status: "COMMITTED" }
+          : { id: this.id, status: "COMMITTING", pendingShards: shards };
+      }
+      if (current?.decision === "ABORT") return this.afterLostCompareAndSet(shards, aborted);
+      throw this.outcomePending("the log shows no decision this instance may settle", err);
+    }
+    throw this.outcomePending(`the coordinator log cannot be read: ${errorMessage(lastError)}`, err);
+  }
+
+  private outcomePending(why: string, cause: unknown): CohortError {
+    this.phase = "aborted"; // this handle is finished with either way
+    return new CohortError(
+      "OUTCOME_PENDING",
+      `the outcome of transaction ${this.id} is not known yet (${why}); read it later with engine.outcome(id)`,
+      { cause, details: { id: this.id } },
+    );
   }
 
   /** Gives up before commit. Nothing was prepared, so nothing needs to be forced. */

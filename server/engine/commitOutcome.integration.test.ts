@@ -1,0 +1,214 @@
+// What commit() tells the application when something fails at or past the commit point:
+// the logged truth (COMMITTED, an abort, or OUTCOME_PENDING), never a guess (DESIGN.md §2,
+// "ambiguous means re-read"). Each case injects a real fault: a statement that runs on the
+// server while its reply is lost, a coordinator database that refuses connections, a shard
+// that never answers, an operator racing the coordinator.
+import net from "node:net";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { forceCommit } from "../ops/actions";
+import { PostgresShard } from "../participants/postgresShard";
+import { applyLeg } from "../sim/transfer";
+import { createTestEnv, type TestEnv } from "../testing/testEnv";
+import { waitFor } from "../testing/waitFor";
+import { Engine } from "./engine";
+
+let env: TestEnv;
+let engine: Engine;
+
+beforeAll(async () => {
+  env = await createTestEnv({ shards: 2, accounts: 100, placement: "modulo" });
+  engine = await env.engine();
+});
+afterAll(async () => env?.cleanup());
+
+const ledgerRows = async (shard: string, txId: string) =>
+  Number((await env.shard(shard).query<{ n: string }>("SELECT count(*) AS n FROM ledger WHERE tx_id = $1", [txId])).rows[0]!.n);
+const preparedOf = async (txId: string) =>
+  (await Promise.all(env.shards.map((s) => s.listPrepared()))).flat().filter((p) => p.gid.includes(txId)).length;
+const logged = (id: string) =>
+  env.prisma.transaction.findUniqueOrThrow({ where: { id }, select: { status: true, decision: true } });
+const dbName = () => new URL(env.databaseUrl).pathname.slice(1);
+
+/**
+ * The next statement named `name` on `pool` runs on the server (when `run`) but its caller
+ * hears "Connection terminated unexpectedly", as when the network drops the reply.
+ */
+function loseReply(pool: pg.Pool, name: string, opts: { run: boolean }): void {
+  const original = pool.query.bind(pool) as (q: unknown, v?: unknown) => Promise<unknown>;
+  const spy = vi.spyOn(pool, "query").mockImplementation(((q: unknown, v?: unknown) => {
+    if (q && typeof q === "object" && (q as { name?: string }).name === name) {
+      spy.mockRestore();
+      const ran = opts.run ? original(q) : Promise.resolve();
+      return ran.then(() => {
+        throw new Error("Connection terminated unexpectedly");
+      });
+    }
+    return original(q, v);
+  }) as unknown as typeof pool.query);
+}
+
+async function twoLegs(e: Engine, label: string, accounts: [number, number]) {
+  const tx = await e.begin({ label });
+  await tx.run("shard-a", (c) => applyLeg(c, tx.id, accounts[0], -1));
+  await tx.run("shard-b", (c) => applyLeg(c, tx.id, accounts[1], 1));
+  return tx;
+}
+
+describe("commit() after a failure at or past the commit point", () => {
+  it("reports COMMITTED when the COMMIT decision was written but its reply was lost", async () => {
+    const tx = await twoLegs(engine, "lost-decision-reply", [0, 1]);
+    loseReply(env.db.pool, "cohort.decide-commit", { run: true });
+    await expect(tx.commit()).resolves.toMatchObject({ id: tx.id, status: "COMMITTED" });
+    expect(await logged(tx.id)).toEqual({ status: "COMMITTED", decision: "COMMIT" });
+    expect([await ledgerRows("shard-a", tx.id), await ledgerRows("shard-b", tx.id)]).toEqual([1, 1]);
+  });
+
+  it("reports TX_ABORTED, and rolls back, when the COMMIT decision never reached the log", async () => {
+    const tx = await twoLegs(engine, "decision-never-written", [2, 3]);
+    loseReply(env.db.pool, "cohort.decide-commit", { run: false });
+    await expect(tx.commit()).rejects.toMatchObject({ code: "TX_ABORTED" });
+    await waitFor(async () => (await logged(tx.id)).status === "ABORTED", 10_000, "the abort to end");
+    expect(await logged(tx.id)).toEqual({ status: "ABORTED", decision: "ABORT" });
+    expect(await preparedOf(tx.id)).toBe(0);
+    expect([await ledgerRows("shard-a", tx.id), await ledgerRows("shard-b", tx.id)]).toEqual([0, 0]);
+  });
+
+  it("never reports an abort when the end record is lost after the decision", async () => {
+    const sweeping = await env.engine({ options: { reconcileEveryMs: 200 } });
+    const tx = await twoLegs(sweeping, "lost-end-record", [4, 5]);
+    loseReply(env.lazyDb.pool, "cohort.end-commit", { run: false });
+    const outcome = await tx.commit();
+    expect(["COMMITTED", "COMMITTING"]).toContain(outcome.status);
+    // The stale sweep writes the end record the lost reply took with it.
+    await waitFor(async () => (await logged(tx.id)).status === "COMMITTED", 15_000, "the end record");
+    expect([await ledgerRows("shard-a", tx.id), await ledgerRows("shard-b", tx.id)]).toEqual([1, 1]);
+    await sweeping.stop();
+  });
+
+  it("reports OUTCOME_PENDING while the coordinator database is gone, and the log settles it later", async () => {
+    let prepared = 0;
+    const db = dbName();
+    const cut = await env.engine({
+      hooks: {
+        afterPrepare: async () => {
+          if (++prepared < 2) return;
+          // Both branches are prepared: the coordinator database goes away before the decision.
+          await env.admin(`ALTER DATABASE "${db}" ALLOW_CONNECTIONS false`);
+          await env.admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db}'`);
+        },
+      },
+    });
+    const tx = await twoLegs(cut, "log-gone", [6, 7]);
+    try {
+      await expect(tx.commit()).rejects.toMatchObject({ code: "OUTCOME_PENDING", details: { id: tx.id } });
+    } finally {
+      await env.admin(`ALTER DATABASE "${db}" ALLOW_CONNECTIONS true`);
+    }
+    // Whatever the log settles on, the shards follow it.
+    await waitFor(async () => ["COMMITTED", "ABORTED"].includes((await logged(tx.id)).status), 30_000, "an outcome");
+    await waitFor(async () => (await preparedOf(tx.id)) === 0, 30_000, "no prepared branch left");
+    const row = await logged(tx.id);
+    const legs = (await ledgerRows("shard-a", tx.id)) + (await ledgerRows("shard-b", tx.id));
+    expect(legs).toBe(row.status === "COMMITTED" ? 2 : 0);
+    expect(await cut.outcome(tx.id)).toMatchObject({ id: tx.id, status: row.status });
+    await cut.stop();
+  });
+
+  it("reports the commit when an operator's force-commit wins the race for the decision", async () => {
+    let prepared = 0;
+    let forced: Promise<unknown> | null = null;
+    const racing = await env.engine({
+      hooks: {
+        afterPrepare: async (txId) => {
+          if (++prepared < 2) return;
+          forced = forceCommit(
+            { prisma: env.prisma, pool: env.db.pool, shards: new Map(env.shards.map((s) => [s.name, s])), engine: null },
+            { txId, operator: { id: "00000000-0000-0000-0000-000000000001", name: "racer" }, reason: "coordinator looks stuck" },
+          );
+          await forced;
+        },
+      },
+    });
+    const tx = await twoLegs(racing, "force-commit-race", [8, 9]);
+    const outcome = await tx.commit();
+    expect(forced).not.toBeNull();
+    expect(["COMMITTED", "COMMITTING"]).toContain(outcome.status);
+    await waitFor(async () => (await logged(tx.id)).status === "COMMITTED", 15_000, "phase two by the adopting engine");
+    expect([await ledgerRows("shard-a", tx.id), await ledgerRows("shard-b", tx.id)]).toEqual([1, 1]);
+    await racing.stop();
+  });
+
+  it("rolls back at once a branch whose PREPARE succeeded but whose reply was lost", async () => {
+    const shardB = env.shard("shard-b");
+    const prepare = shardB.prepare.bind(shardB);
+    const spy = vi.spyOn(shardB, "prepare").mockImplementationOnce(async (client, txId) => {
+      await prepare(client, txId);
+      return { ok: false, error: new Error("Connection terminated unexpectedly") };
+    });
+    try {
+      const tx = await twoLegs(engine, "lost-prepare-reply", [10, 11]);
+      await expect(tx.commit()).rejects.toMatchObject({ code: "VOTED_NO" });
+      // Not left for the next reconciliation pass (15 s away), with its row locks held.
+      expect(await preparedOf(tx.id)).toBe(0);
+      expect(await logged(tx.id)).toMatchObject({ decision: "ABORT" });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe("engine liveness under faults", () => {
+  it("starts with a shard down and commits on the shards it can reach", async () => {
+    const down = new PostgresShard({ name: "shard-z", url: "postgresql://nobody@127.0.0.1:1/none" });
+    const e = new Engine({
+      prisma: env.prisma,
+      pool: env.db.pool,
+      lazyPool: env.lazyDb.pool,
+      redis: env.redis,
+      shards: [...env.shards, down],
+      options: { leaseMs: 1_000, heartbeatMs: 200, queueNamespace: env.namespace },
+    });
+    try {
+      await e.start();
+      const tx = await twoLegs(e, "shard-z-down", [12, 13]);
+      await expect(tx.commit()).resolves.toMatchObject({ status: "COMMITTED" });
+    } finally {
+      await e.stop();
+      await down.close();
+    }
+  });
+
+  it("keeps its lease while a shard stops answering", async () => {
+    // A peer that accepts connections and never says a word: a black-holed network.
+    const silent: net.Socket[] = [];
+    const server = net.createServer((socket) => silent.push(socket));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as net.AddressInfo).port;
+    const mute = new PostgresShard({ name: "shard-m", url: `postgresql://nobody@127.0.0.1:${port}/none` });
+    const e = new Engine({
+      prisma: env.prisma,
+      pool: env.db.pool,
+      lazyPool: env.lazyDb.pool,
+      redis: env.redis,
+      shards: [...env.shards, mute],
+      options: { leaseMs: 1_000, heartbeatMs: 200, reconcileEveryMs: 100, queueNamespace: env.namespace },
+    });
+    try {
+      await e.start();
+      // Reconciliation now waits on the mute shard again and again; the lease must not lapse.
+      const deadline = Date.now() + 4_000;
+      while (Date.now() < deadline) {
+        const [row] = await env.prisma.$queryRaw<{ live: boolean }[]>`
+          SELECT lease_expires_at > now() AS live FROM engine_instances WHERE id = ${e.instanceId}::uuid`;
+        expect(row?.live).toBe(true);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await e.stop({ drainMs: 100 });
+      await mute.close().catch(() => undefined);
+      for (const s of silent) s.destroy();
+      server.close();
+    }
+  }, 60_000);
+});

@@ -52,6 +52,18 @@ function insertOutbox(events: (OutboxEventInput & { txId: string })[]): SqlQuery
         WHERE e.tx_id IN (SELECT id FROM t))`;
 }
 
+/**
+ * The outbox rows of the transactions a COMMIT decision's CTE `t` just decided, from the
+ * events their PREPARING record logged (returned by `t` as `outbox_events`). Every COMMIT
+ * decision of a prepared transaction uses it: the coordinator's and an operator's.
+ */
+export const OUTBOX_FROM_DECISION = sql`o AS (
+        INSERT INTO outbox (id, tx_id, aggregatetype, aggregateid, type, payload)
+        SELECT e.id, t.id, e.aggregatetype, e.aggregateid, e.type, COALESCE(e.payload, 'null'::jsonb)
+        FROM t, jsonb_to_recordset(t.outbox_events)
+          AS e(id uuid, aggregatetype text, aggregateid text, type text, payload jsonb)
+        WHERE t.outbox_events IS NOT NULL)`;
+
 /** What every batched state change carries (see CoordinatorLog.casBatch). */
 interface BatchItem {
   id: string;
@@ -68,6 +80,8 @@ interface BeginItem {
 interface PrepareItem extends BatchItem {
   shards: string[];
   gids: string[];
+  /** Logged with PREPARING so that any COMMIT decision, an operator's too, publishes them. */
+  events: OutboxEventInput[];
 }
 /** An outbox event (Debezium's outbox columns), written with the COMMIT decision. */
 export interface OutboxEventInput {
@@ -80,7 +94,6 @@ export interface OutboxEventInput {
 
 interface DecideItem extends BatchItem {
   shards: string[];
-  events: OutboxEventInput[];
 }
 interface EndItem extends BatchItem {
   doneShards: string[];
@@ -155,9 +168,13 @@ export class CoordinatorLog {
       items,
       (i) => ({ shards: i.shards }),
       sql`
+      ev AS (
+        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[],
+          ${items.map((i) => (i.events.length > 0 ? json(i.events) : null))}::jsonb[]) AS ev(id, events)),
       t AS (
-        UPDATE transactions tx SET status = 'PREPARING', updated_at = now()
-        FROM x WHERE tx.id = x.id AND tx.status = 'ACTIVE' AND tx.coordinator_id = x.coordinator_id
+        UPDATE transactions tx SET status = 'PREPARING', updated_at = now(), outbox_events = ev.events
+        FROM x JOIN ev ON ev.id = x.id
+        WHERE tx.id = x.id AND tx.status = 'ACTIVE' AND tx.coordinator_id = x.coordinator_id
           AND tx.decision IS NULL AND tx.deadline_at > now()
         RETURNING tx.id, x.actor, x.data),
       b AS (
@@ -170,8 +187,6 @@ export class CoordinatorLog {
   }
 
   private writeCommitDecisions(items: DecideItem[]): Promise<boolean[]> {
-    // The outbox CTE stays in the statement when a batch has no events: with empty arrays it
-    // costs nothing measurable, and one statement text keeps one prepared plan per connection.
     return this.casBatch(
       this.forced,
       "cohort.decide-commit",
@@ -183,11 +198,11 @@ export class CoordinatorLog {
         UPDATE transactions tx SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now()
         FROM x WHERE tx.id = x.id AND tx.status = 'PREPARING' AND tx.coordinator_id = x.coordinator_id
           AND tx.decision IS NULL AND tx.deadline_at > now()
-        RETURNING tx.id, x.actor, x.data),
+        RETURNING tx.id, x.actor, x.data, tx.outbox_events),
       b AS (
         UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now()
         WHERE tx_id IN (SELECT id FROM t)),
-      ${insertOutbox(items.flatMap((i) => i.events.map((e) => ({ ...e, txId: i.id }))))}`,
+      ${OUTBOX_FROM_DECISION}`,
     );
   }
 

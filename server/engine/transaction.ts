@@ -190,14 +190,17 @@ export class Transaction {
       }
       assertStorableText(`outbox event ${key}`, v);
     }
-    assertStorableJson("outbox event payload", event.payload ?? null);
     let size: number;
+    let serialised: string;
     try {
-      size = Buffer.byteLength(JSON.stringify(event.payload ?? null));
+      serialised = JSON.stringify(event.payload ?? null);
+      size = Buffer.byteLength(serialised);
     } catch (err) {
       throw new CohortError("BAD_REQUEST", `outbox event payload is not JSON: ${errorMessage(err)}`);
     }
     if (size > 64 * 1024) throw new CohortError("BAD_REQUEST", `outbox event payload is ${size} bytes: the limit is 64 KiB`);
+    // What is stored is the serialised form (toJSON applied), so that is what must fit jsonb.
+    assertStorableJson("outbox event payload", JSON.parse(serialised) as unknown);
     if (this.events.length >= 1000) throw new CohortError("BAD_REQUEST", "a transaction may publish at most 1000 events");
     const id = uuidv7();
     this.events.push({ id, ...event, payload: event.payload ?? null });
@@ -259,6 +262,7 @@ export class Transaction {
       coordinatorId: this.ctx.instanceId,
       shards,
       gids: shards.map((s) => formatGid(this.id, s)),
+      events: this.events,
       actor: this.ctx.actor,
     });
     if (!marked) {
@@ -312,7 +316,6 @@ export class Transaction {
       coordinatorId: this.ctx.instanceId,
       shards,
       actor: this.ctx.actor,
-      events: this.events,
     });
     if (!committed) return this.afterLostCompareAndSet(shards, await this.lostDecision());
     if (this.events.length > 0) this.ctx.outboxWritten();

@@ -1,4 +1,3 @@
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Engine } from "../engine/engine";
 import { CohortError } from "../errors";
@@ -96,7 +95,8 @@ describe("operator guards", () => {
       ["force-commit", "refused", "shard-a is holding locks"],
       ["force-abort", "ok", "coordinator hung"],
     ]);
-    expect(audit[1]).toMatchObject({ before: { status: "PREPARING" }, after: { status: "ABORTED", decision: "ABORT" } });
+    // Recorded in the decision's own database transaction: "after" is the state it left.
+    expect(audit[1]).toMatchObject({ before: { status: "PREPARING" }, after: { status: "ABORTING", decision: "ABORT" } });
     // Each attempt also stands in the transaction's own timeline.
     const timeline = await env.prisma.logRecord.findMany({ where: { txId: tx.id, type: { startsWith: "operator." } } });
     expect(timeline.map((r) => [r.type, r.actor, (r.data as { outcome: string }).outcome])).toEqual([
@@ -211,27 +211,34 @@ describe("operator guards", () => {
     expect((await bulkResolve(deps, { filter, action: "retry", reason: "x", operator })).matched).toBe(0);
     // A coordinator database that cannot be reached: every one fails, and the answer (shown in
     // the browser) and the audit trail say so without the connection's details.
-    const unreachable = new pg.Pool({
-      connectionString: "postgresql://cohort@127.0.0.1:1/cohort",
-      connectionTimeoutMillis: 2_000,
-    });
+    // The forced decision fails in the database (here a trigger stands in for a failing disk or
+    // a server going away mid-statement): its audit record shares that database transaction and
+    // is lost with it, and the failure is then audited on its own.
+    await env.db.pool.query(`
+      CREATE FUNCTION fail_decision() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'could not write to file: No space left on device (127.0.0.1)'; END $$;
+      CREATE TRIGGER fail_decision BEFORE UPDATE ON transactions FOR EACH ROW
+        WHEN (NEW.decision IS DISTINCT FROM OLD.decision) EXECUTE FUNCTION fail_decision()`);
     const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
     try {
-      const failed = await bulkResolve(
-        { ...deps, pool: unreachable },
-        { filter, action: "force-abort", reason: "db is down", operator, confirmCount: 3 },
-      );
+      const failed = await bulkResolve(deps, {
+        filter,
+        action: "force-abort",
+        reason: "db is down",
+        operator,
+        confirmCount: 3,
+      });
       expect(failed).toMatchObject({ matched: 3, applied: true, done: 0, refused: 0, failed: 3 });
       expect(failed.errors).toHaveLength(3);
-      expect(failed.errors.join("\n")).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
+      expect(failed.errors.join("\n")).not.toMatch(/127\.0\.0\.1|No space/);
     } finally {
       logged.mockRestore();
-      await unreachable.end();
+      await env.db.pool.query("DROP TRIGGER fail_decision ON transactions; DROP FUNCTION fail_decision()");
     }
     for (const id of ids) expect(await status(id)).toBe("PREPARING");
     const failures = await env.prisma.auditEntry.findMany({ where: { targetId: { in: ids }, outcome: "failed" } });
     expect(failures).toHaveLength(3);
-    expect(failures.map((a) => a.message).join("\n")).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
+    expect(failures.map((a) => a.message).join("\n")).not.toMatch(/127\.0\.0\.1|No space/);
 
     const applied = await bulkResolve(deps, {
       filter,
@@ -246,5 +253,56 @@ describe("operator guards", () => {
     await waitFor(async () => (await Promise.all(ids.map(status))).every((s) => s === "ABORTED"), 15_000, "all ABORTED");
     const audited = await env.prisma.auditEntry.findMany({ where: { targetId: { in: ids }, outcome: "ok" } });
     expect(audited.map((a) => a.reason)).toEqual(Array(3).fill("shard-b came back (bulk force-abort)"));
+  });
+});
+
+describe("forced decisions", () => {
+  it("publish the transaction's outbox events when an operator force-commits", async () => {
+    const stuck = await stuckEngine("afterPrepare");
+    const tx = await transfer(stuck, 40, 41);
+    const eventId = tx.publish({
+      aggregatetype: "transfer",
+      aggregateid: "40-41",
+      type: "transfer.completed",
+      payload: { n: 1 },
+    });
+    void tx.commit().catch(() => undefined);
+    await waitFor(
+      async () => (await env.shard("shard-a").isPrepared(tx.id)) && (await env.shard("shard-b").isPrepared(tx.id)),
+      5_000,
+      "both branches prepared",
+    );
+    await forceCommit(deps, { txId: tx.id, operator, reason: "the coordinator is gone, its events must not be" });
+    const rows = await env.db.pool.query<{ id: string; type: string; payload: unknown }>(
+      "SELECT id::text, type, payload FROM outbox WHERE tx_id = $1",
+      [tx.id],
+    );
+    expect(rows.rows).toEqual([{ id: eventId, type: "transfer.completed", payload: { n: 1 } }]);
+  });
+
+  it("commit together with their audit record: no audit, no decision", async () => {
+    const stuck = await stuckEngine("afterPrepare");
+    const tx = await transfer(stuck, 42, 43);
+    void tx.commit().catch(() => undefined);
+    await waitFor(async () => (await status(tx.id)) === "PREPARING", 5_000, "stuck in PREPARING");
+    await env.db.pool.query(`
+      CREATE FUNCTION fail_audit() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'audit_log is full'; END $$;
+      CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log FOR EACH ROW
+        WHEN (NEW.outcome = 'ok') EXECUTE FUNCTION fail_audit()`);
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      await expect(forceAbort(deps, { txId: tx.id, operator, reason: "nobody may answer for this" })).rejects.toThrow();
+    } finally {
+      logged.mockRestore();
+      await env.db.pool.query("DROP TRIGGER fail_audit ON audit_log; DROP FUNCTION fail_audit()");
+    }
+    const row = await env.prisma.transaction.findUniqueOrThrow({ where: { id: tx.id } });
+    expect(row).toMatchObject({ status: "PREPARING", decision: null });
+    expect((await auditOf(tx.id)).map((a) => [a.action, a.outcome])).toEqual([["force-abort", "failed"]]);
+    // And the operator can still decide once the audit trail works again.
+    await expect(forceAbort(deps, { txId: tx.id, operator, reason: "audit is back" })).resolves.toMatchObject({
+      outcome: "done",
+    });
   });
 });

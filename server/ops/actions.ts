@@ -3,10 +3,12 @@
 // point at the same moment either wins or loses cleanly, and the operator is told which.
 // Every attempt, refused or not, is audited with the user and the reason.
 import type pg from "pg";
-import { TRANSACTION_TARGET } from "../audit/audit";
+import type { Prisma } from "@prisma/client";
+import { recordAudit, TRANSACTION_TARGET } from "../audit/audit";
 import { recordDone, recordRefusal, type AuditBase } from "../audit/audited";
 import type { PrismaClient } from "../db/prisma";
-import { execute, sql } from "../db/sql";
+import { sql, type SqlQuery } from "../db/sql";
+import { OUTBOX_FROM_DECISION } from "../engine/coordinatorLog";
 import type { Engine } from "../engine/engine";
 import { CohortError, errorMessage, isCohortError } from "../errors";
 import type { PostgresShard } from "../participants/postgresShard";
@@ -44,12 +46,12 @@ export interface ActionResult {
 const actor = (op: Operator) => `user:${op.name}`;
 
 export async function forceAbort(deps: OpsDeps, req: ActionRequest): Promise<ActionResult> {
-  return audited(deps, req, "force-abort", async () => {
+  return decided(deps, req, "force-abort", async (tx) => {
     const reason = `force-aborted by ${req.operator.name}: ${req.reason}`;
     // coordinator_id is cleared: whoever drove the transaction loses its claim, and a hung
     // coordinator that wakes up fails its own commit-point compare-and-set.
-    const won = await execute(
-      deps.pool,
+    const won = await run(
+      tx,
       sql`
       WITH t AS (
         UPDATE transactions SET status = 'ABORTING', decision = 'ABORT', decided_at = now(), updated_at = now(),
@@ -60,7 +62,7 @@ export async function forceAbort(deps: OpsDeps, req: ActionRequest): Promise<Act
       SELECT id, 'decision', ${actor(req.operator)}, ${JSON.stringify({ decision: "ABORT", forced: true, reason: req.reason })}::jsonb FROM t`,
     );
     if (!won) {
-      const now = await readSnapshot(deps.prisma, req.txId);
+      const now = await readSnapshot(tx, req.txId);
       if (now.decision === "COMMIT") {
         throw refused(
           `the coordinator logged COMMIT first: the transaction commits and cannot be aborted (use retry to re-drive phase two)`,
@@ -71,13 +73,12 @@ export async function forceAbort(deps: OpsDeps, req: ActionRequest): Promise<Act
         return { outcome: "already", message: `an ABORT decision was already logged (${now.status})` };
       throw refused(`the transaction already finished as ${now.status}`, now);
     }
-    const driven = await drive(deps, req);
-    return { outcome: "done", message: `ABORT logged; ${driven}` };
+    return { outcome: "done", message: "ABORT logged" };
   });
 }
 
 export async function forceCommit(deps: OpsDeps, req: ActionRequest): Promise<ActionResult> {
-  return audited(deps, req, "force-commit", async (before) => {
+  return decided(deps, req, "force-commit", async (tx, before) => {
     if (before.decision === "COMMIT")
       return { outcome: "already", message: "a COMMIT decision is already logged: use retry to re-drive phase two" };
     if (before.decision === "ABORT") throw refused("an ABORT decision is logged and can never be flipped", before);
@@ -99,27 +100,29 @@ export async function forceCommit(deps: OpsDeps, req: ActionRequest): Promise<Ac
     }
     if (missing.length) throw refused(`no prepared transaction on ${missing.join(", ")}: that branch did not vote yes`, before);
     const shards = before.branches.map((b) => b.shard);
-    const won = await execute(
-      deps.pool,
+    // The same decision the engine writes, outbox events included (logged with PREPARING):
+    // a transaction committed by an operator publishes exactly what its coordinator would have.
+    const won = await run(
+      tx,
       sql`
       WITH t AS (
         UPDATE transactions SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now(),
           coordinator_id = NULL
         WHERE id = ${req.txId}::uuid AND status = 'PREPARING' AND decision IS NULL AND ended_at IS NULL
-        RETURNING id),
+        RETURNING id, outbox_events),
       b AS (
-        UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now() WHERE tx_id IN (SELECT id FROM t))
+        UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now() WHERE tx_id IN (SELECT id FROM t)),
+      ${OUTBOX_FROM_DECISION}
       INSERT INTO tx_log (tx_id, type, actor, data)
       SELECT id, 'decision', ${actor(req.operator)},
         ${JSON.stringify({ decision: "COMMIT", forced: true, votes: Object.fromEntries(shards.map((s) => [s, "yes"])) })}::jsonb FROM t`,
     );
     if (!won) {
-      const now = await readSnapshot(deps.prisma, req.txId);
+      const now = await readSnapshot(tx, req.txId);
       if (now.decision === "COMMIT") return { outcome: "already", message: "the coordinator logged COMMIT first" };
       throw refused(`the coordinator logged ${now.decision ?? now.status} first: the transaction cannot be committed`, now);
     }
-    const driven = await drive(deps, req);
-    return { outcome: "done", message: `COMMIT logged; ${driven}` };
+    return { outcome: "done", message: "COMMIT logged" };
   });
 }
 
@@ -158,6 +161,52 @@ async function drive(deps: OpsDeps, req: ActionRequest): Promise<string> {
 
 function refused(message: string, now: TxSnapshot): CohortError {
   return new CohortError("DECISION_CONFLICT", message, { details: { status: now.status, decision: now.decision } });
+}
+
+/** Runs a statement of ours inside a Prisma transaction; returns the rows it affected. */
+function run(tx: Prisma.TransactionClient, query: SqlQuery): Promise<number> {
+  return tx.$executeRawUnsafe(query.text, ...query.values);
+}
+
+/**
+ * A forced decision (force-abort, force-commit): the compare-and-set and its audit record
+ * commit together in one forced database transaction (DESIGN.md §2), so there is never an
+ * operator's decision nobody answers for, nor an audit row for a decision that did not
+ * happen. Phase two follows the commit and never undoes it; refusals are audited apart.
+ */
+async function decided(
+  deps: OpsDeps,
+  req: ActionRequest,
+  action: string,
+  decide: (tx: Prisma.TransactionClient, before: TxSnapshot) => Promise<{ outcome: ActionResult["outcome"]; message: string }>,
+): Promise<ActionResult> {
+  const before = await readSnapshot(deps.prisma, req.txId);
+  const base: AuditBase = {
+    user: req.operator,
+    action,
+    targetType: TRANSACTION_TARGET,
+    targetId: req.txId,
+    reason: req.reason,
+  };
+  let done: { result: { outcome: ActionResult["outcome"]; message: string }; after: TxSnapshot };
+  try {
+    done = await deps.prisma.$transaction(async (tx) => {
+      const result = await decide(tx, before);
+      const after = await readSnapshot(tx, req.txId);
+      await recordAudit(tx, { ...base, outcome: "ok", before, after, message: result.message });
+      return { result, after };
+    });
+  } catch (err) {
+    const after = await readSnapshot(deps.prisma, req.txId).catch(() => before);
+    await recordRefusal(deps.prisma, { ...base, before, after }, err);
+    throw err;
+  }
+  const { result } = done;
+  if (result.outcome !== "done") return { ...result, before, after: done.after };
+  const message = `${result.message}; ${await drive(deps, req)}`;
+  // The audit keeps the state the decision left; the caller sees where phase two got to.
+  const after = await readSnapshot(deps.prisma, req.txId).catch(() => done.after);
+  return { outcome: result.outcome, message, before, after };
 }
 
 /** Runs an action between two snapshots of the transaction and audits it whatever happens. */

@@ -1,3 +1,4 @@
+import type { Prisma } from "@prisma/client";
 import type { PrismaClient } from "../db/prisma";
 import { CohortError } from "../errors";
 
@@ -13,7 +14,7 @@ export interface TxSnapshot {
   branches: { shard: string; status: string; vote: boolean | null; attempts: number; lastError: string | null }[];
 }
 
-export async function readSnapshot(prisma: PrismaClient, txId: string): Promise<TxSnapshot> {
+export async function readSnapshot(prisma: PrismaClient | Prisma.TransactionClient, txId: string): Promise<TxSnapshot> {
   const row = await prisma.transaction.findUnique({
     where: { id: txId },
     select: {

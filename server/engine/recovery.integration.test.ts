@@ -163,6 +163,11 @@ describe("reconciliation of prepared transactions", () => {
       ].sort(),
     );
     expect(reports.every((r) => r.errors.length === 0)).toBe(true);
+    // The orphan's abort is on record before its rollback, so nothing can commit it later.
+    expect(await env.prisma.transaction.findUnique({ where: { id: orphan }, select: { status: true, decision: true } })).toEqual({
+      status: "ABORTED",
+      decision: "ABORT",
+    });
     await shardA.resolveGid(`other-system-${orphan}`, false);
     await engine.stop();
   });

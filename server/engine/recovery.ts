@@ -180,6 +180,16 @@ export class Recovery {
     return this.deps.phaseTwo.drive(tx.id, tx.label, false, shards, this.deps.actor);
   }
 
+  /** Writes (forced) an ABORTED record for a transaction the log has none of; false if one exists. */
+  private async tombstone(txId: string): Promise<boolean> {
+    const n = await this.deps.prisma.$executeRaw`
+      INSERT INTO transactions (id, label, status, decision, outcome, deadline_at, decided_at, ended_at, abort_reason)
+      VALUES (${txId}::uuid, ${ORPHAN_LABEL}, 'ABORTED', 'ABORT', 'ABORTED', now(), now(), now(),
+        'no record in the coordinator log: presumed abort (reconciliation)')
+      ON CONFLICT (id) DO NOTHING`;
+    return n > 0;
+  }
+
   /** Compares a shard's Cohort prepared transactions with the log and resolves strays. */
   async reconcileShard(shard: PostgresShard): Promise<ReconcileReport> {
     const report: ReconcileReport = { shard: shard.name, committed: 0, rolledBack: 0, leftInFlight: 0, errors: [] };
@@ -202,6 +212,13 @@ export class Recovery {
       let commit: boolean;
       let why: string;
       if (!row) {
+        // Presumed abort, but only once nothing can still write COMMIT for it: a forced
+        // ABORTED tombstone comes first, and the commit-point compare-and-set (which needs a
+        // PREPARING row) can never overwrite it. A row that appeared meanwhile wins instead.
+        if (!(await this.tombstone(p.parsed.txId))) {
+          report.leftInFlight++;
+          continue;
+        }
         commit = false;
         why = "no record in the coordinator log: presumed abort";
       } else {
@@ -244,6 +261,9 @@ export class Recovery {
     return report;
   }
 }
+
+/** Label of the ABORTED record reconciliation writes for a prepared branch the log never knew. */
+export const ORPHAN_LABEL = "(orphan prepared transaction)";
 
 export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

@@ -212,3 +212,49 @@ describe("engine liveness under faults", () => {
     }
   }, 60_000);
 });
+
+describe("heuristic incidents", () => {
+  const incidents = async (txId: string) =>
+    (await env.prisma.logRecord.findMany({ where: { txId, type: "incident.heuristic" }, select: { shard: true } })).map(
+      (r) => r.shard,
+    );
+
+  it("records one when a shard resolved a prepared branch outside Cohort", async () => {
+    const meddling = await env.engine({
+      hooks: {
+        afterDecision: async (txId) => {
+          // A DBA rolls the prepared branch back by hand while the COMMIT is on its way.
+          const [p] = (await env.shard("shard-b").listPrepared()).filter((x) => x.gid.includes(txId));
+          await env.shard("shard-b").resolveGid(p!.gid, false);
+        },
+      },
+    });
+    const tx = await twoLegs(meddling, "heuristic-by-hand", [20, 21]);
+    await tx.commit();
+    expect(await incidents(tx.id)).toEqual(["shard-b"]);
+    await meddling.stop();
+  });
+
+  it("records none when a stalled coordinator finds its branches finished by its successor", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    const zombie = await env.engine({
+      hooks: {
+        afterDecision: async () => {
+          reached();
+          await gate;
+        },
+      },
+    });
+    const tx = await twoLegs(zombie, "zombie-coordinator", [22, 23]);
+    const committing = tx.commit();
+    await atGate;
+    zombie.simulateCrash(); // paused: no heartbeat, its lease runs out, a live engine takes over
+    await waitFor(async () => (await logged(tx.id)).status === "COMMITTED", 15_000, "the successor's phase two");
+    release();
+    await expect(committing).resolves.toMatchObject({ id: tx.id });
+    expect(await incidents(tx.id)).toEqual([]);
+  });
+});

@@ -106,6 +106,11 @@ export class PhaseTwo {
     }
   }
 
+  private async stillOwn(txId: string): Promise<boolean> {
+    const row = await this.deps.log.read(txId).catch(() => null);
+    return row?.coordinatorId === this.deps.instanceId;
+  }
+
   /**
    * One round over `shards`; returns the ones that failed.
    * @param fresh the coordinator that prepared these branches is delivering its own decision
@@ -128,7 +133,9 @@ export class PhaseTwo {
           if (this.deps.hooks.beforeResolve) await this.deps.hooks.beforeResolve(txId, name, commit);
           const result = commit ? await shard.commitPrepared(txId) : await shard.rollbackPrepared(txId);
           if (this.deps.hooks.afterBranchResolved) await this.deps.hooks.afterBranchResolved(txId, name, commit);
-          if (fresh && result === "missing") {
+          // Gone is only heuristic if nobody else delivered it: a coordinator that stalled
+          // past its lease (a paused process) finds its branches finished by its successor.
+          if (fresh && result === "missing" && (await this.stillOwn(txId))) {
             await this.deps.log.append({
               txId,
               type: "incident.heuristic",

@@ -44,7 +44,14 @@ export function createEngineStack(opts: {
   });
   const prisma = db.prisma;
   // Auto-pipelining batches the many small XADDs of concurrent transactions into few writes.
-  const redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });
+  // A Redis that black-holes packets never errors: commandTimeout fails the call instead of
+  // hanging a commit on its phase-2 enqueue or a lock (blocking reads wait 1 s, well below it).
+  const redis = new Redis(opts.redisUrl, {
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 3,
+    commandTimeout: 5_000,
+    connectTimeout: 5_000,
+  });
   redis.on("error", () => undefined); // reconnects by itself; events are best-effort
   const shards = opts.shards.map((s) => new PostgresShard({ ...s, poolSize: opts.poolSize ?? 20 }));
   const locks = new LockService({ redis, host: `${os.hostname()}:${process.pid}` });

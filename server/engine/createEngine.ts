@@ -5,7 +5,7 @@ import { connectDatabase, type Database, type PrismaClient } from "../db/prisma"
 import os from "node:os";
 import { LockService } from "../locks/lockService";
 import { PostgresShard } from "../participants/postgresShard";
-import { Engine } from "./engine";
+import { defaultEngineOptions, Engine } from "./engine";
 import type { EngineHooks, EngineOptions } from "./types";
 
 export interface EngineStack {
@@ -38,8 +38,10 @@ export function createEngineStack(opts: {
   // Auto-pipelining batches the many small XADDs of concurrent transactions into few writes.
   const redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });
   redis.on("error", () => undefined); // reconnects by itself; events are best-effort
-  const shards = opts.shards.map((s) => new PostgresShard({ ...s, poolSize: opts.poolSize ?? 20 }));
-  const locks = new LockService({ redis, host: `${os.hostname()}:${process.pid}` });
+  // Shards, locks and engine share one namespace (the engine refuses a mix).
+  const namespace = opts.options?.namespace ?? defaultEngineOptions.namespace;
+  const shards = opts.shards.map((s) => new PostgresShard({ ...s, namespace, poolSize: opts.poolSize ?? 20 }));
+  const locks = new LockService({ redis, host: `${os.hostname()}:${process.pid}`, namespace });
   const engine = new Engine({
     locks,
     prisma,

@@ -14,6 +14,8 @@ import type { BranchClient, Clock, CommitOutcome, EngineHooks } from "./types";
 /** What a transaction needs from its engine. */
 export interface TxContext {
   instanceId: string;
+  /** The deployment namespace, part of every gid. */
+  namespace: string;
   actor: string;
   log: CoordinatorLog;
   clock: Clock;
@@ -233,7 +235,7 @@ export class Transaction {
         id: this.id,
         coordinatorId: this.ctx.instanceId,
         shards,
-        gids: shards.map((s) => formatGid(this.id, s)),
+        gids: shards.map((s) => formatGid(this.ctx.namespace, this.id, s)),
         actor: this.ctx.actor,
       });
       if (!marked) {

@@ -198,11 +198,23 @@ export class DeploymentGuard {
   private readonly claimedShards = new Set<string>();
   private redisClaimed = false;
 
-  constructor(
-    private readonly deps: { pool: pg.Pool; redis: Redis; namespace: string },
-  ) {}
+  constructor(private readonly deps: { pool: pg.Pool; redis: Redis; namespace: string }) {}
 
+  /**
+   * Looks at every claim before making any, so a refused start leaves no claim of its own
+   * behind (which would lock the rightful owner out after, say, a Redis data loss). Two
+   * misconfigured deployments starting at the same instant may each win some claims; both
+   * are then refused, which is safe and needs a person.
+   */
   async claimAll(shards: PostgresShard[]): Promise<void> {
+    const mine = await this.mine();
+    const { redis, namespace } = this.deps;
+    const redisOwner = parseClaim(await redis.get(redisClaimKey(namespace)));
+    if (redisOwner && redisOwner.deploymentId !== mine.id) throw refusal(namespace, "Redis", mine, redisOwner);
+    for (const shard of shards) {
+      const owner = await shardClaim(shard, namespace);
+      if (owner && owner.deploymentId !== mine.id) throw refusal(namespace, `shard ${shard.name}`, mine, owner);
+    }
     await this.ensureRedis();
     for (const shard of shards) await this.ensureShard(shard);
   }

@@ -53,7 +53,11 @@ runCli("inject", async () => {
   }
 });
 
-async function stuckLock(redisUrl: string, namespace: string, command: Extract<InjectCommand, { kind: "stuck-lock" }>): Promise<void> {
+async function stuckLock(
+  redisUrl: string,
+  namespace: string,
+  command: Extract<InjectCommand, { kind: "stuck-lock" }>,
+): Promise<void> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
   const locks = new LockService({ redis, host: "inject (vanished)", namespace });
   const owner = command.owner ?? randomUUID();

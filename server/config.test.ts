@@ -38,7 +38,9 @@ describe("loadConfig", () => {
     expect(loadConfig({ COHORT_NAMESPACE: "blue-2" }).COHORT_NAMESPACE).toBe("blue-2");
     expect(loadConfig({ COHORT_NAMESPACE: "n".repeat(31) }).COHORT_NAMESPACE).toHaveLength(31);
     for (const bad of ["", "Blue", "a:b", "2a", "a b", "a%", "n".repeat(32)]) {
-      expect(() => loadConfig({ COHORT_NAMESPACE: bad }), bad).toThrow(/^invalid environment: COHORT_NAMESPACE must be 1-31 characters/);
+      expect(() => loadConfig({ COHORT_NAMESPACE: bad }), bad).toThrow(
+        /^invalid environment: COHORT_NAMESPACE must be 1-31 characters/,
+      );
     }
   });
 });

@@ -187,7 +187,11 @@ function runtimeLockService(runtime: Runtime): LockService {
   const holder = globalThis as { [OWN_SERVICES]?: WeakMap<Redis, LockService> };
   const services = (holder[OWN_SERVICES] ??= new WeakMap());
   let service = services.get(runtime.redis);
-  if (!service) services.set(runtime.redis, (service = new LockService({ redis: runtime.redis, host: "console", namespace: runtime.queues.namespace })));
+  if (!service)
+    services.set(
+      runtime.redis,
+      (service = new LockService({ redis: runtime.redis, host: "console", namespace: runtime.queues.namespace })),
+    );
   return service;
 }
 

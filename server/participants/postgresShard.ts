@@ -47,7 +47,8 @@ export class PostgresShard {
     if (!isNamespace(opts.namespace)) throw new Error(`"${opts.namespace}" is not a valid namespace (COHORT_NAMESPACE)`);
     // Refused here rather than by the first PREPARE: PostgreSQL's gid limit is 200 bytes.
     const longest = Buffer.byteLength(this.gid("00000000-0000-0000-0000-000000000000"));
-    if (longest > MAX_GID_BYTES) throw new Error(`shard name "${opts.name}" makes gids of ${longest} bytes (PostgreSQL allows ${MAX_GID_BYTES})`);
+    if (longest > MAX_GID_BYTES)
+      throw new Error(`shard name "${opts.name}" makes gids of ${longest} bytes (PostgreSQL allows ${MAX_GID_BYTES})`);
     const base = { connectionString: opts.url, application_name: `cohort:${opts.name}` };
     this.workPool = new pg.Pool({ ...base, max: opts.poolSize ?? 20 });
     this.controlPool = new pg.Pool({ ...base, max: opts.controlPoolSize ?? 32, connectionTimeoutMillis: 5_000 });

@@ -127,7 +127,9 @@ export async function runRebalance(opts: RunRebalanceOptions): Promise<Rebalance
     const now = Date.now();
     if (!force && now - lastPublished < progressEveryMs) return;
     lastPublished = now;
-    void publishEvent(opts.redis, opts.namespace, rebalanceEvent({ id: runId, toVersion: state.version, ...state })).catch(() => undefined);
+    void publishEvent(opts.redis, opts.namespace, rebalanceEvent({ id: runId, toVersion: state.version, ...state })).catch(
+      () => undefined,
+    );
   };
   const finish = async (
     end: Parameters<typeof releaseRun>[3],

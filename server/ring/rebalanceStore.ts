@@ -69,20 +69,12 @@ export function rebalanceEvent(
  * write, records where it got to and lets go. Routing stays split at the cursor, which is
  * correct for as long as needed; resumeRebalance continues from there.
  */
-export async function cancelRebalance(
-  deps: RingStoreDeps,
-  runId: string,
-  meta: ChangeMeta,
-): Promise<RebalanceRunInfo> {
+export async function cancelRebalance(deps: RingStoreDeps, runId: string, meta: ChangeMeta): Promise<RebalanceRunInfo> {
   return changeStatus(deps, runId, meta, ["RUNNING"], "CANCELLED");
 }
 
 /** Makes a cancelled or failed run RUNNING again; the caller then starts runRebalance on it. */
-export async function resumeRebalance(
-  deps: RingStoreDeps,
-  runId: string,
-  meta: ChangeMeta,
-): Promise<RebalanceRunInfo> {
+export async function resumeRebalance(deps: RingStoreDeps, runId: string, meta: ChangeMeta): Promise<RebalanceRunInfo> {
   return changeStatus(deps, runId, meta, ["CANCELLED", "FAILED"], "RUNNING");
 }
 

@@ -136,7 +136,12 @@ describe("rebalance under a running workload", () => {
     });
     await waitFor(async () => results.filter((r) => r.result.outcome === "committed").length >= 50, 30_000, "transfers on v1");
 
-    const saved = await saveRingVersion({ prisma: env.prisma, redis: env.redis, namespace: env.namespace }, three, { ...meta, reason: "add shard-c" }, 1);
+    const saved = await saveRingVersion(
+      { prisma: env.prisma, redis: env.redis, namespace: env.namespace },
+      three,
+      { ...meta, reason: "add shard-c" },
+      1,
+    );
     const runId = saved.runId!;
     const to = (await loadRing(env.prisma, hasher))!.ring;
     const from = to.withMembers(two);

@@ -27,7 +27,11 @@ const stack = createEngineStack({
   databaseUrl: args.databaseUrl,
   redisUrl: args.redisUrl,
   shards: args.shards,
-  options: { namespace: args.namespace, leaseMs: args.engineLeaseMs, heartbeatMs: Math.max(100, Math.floor(args.engineLeaseMs / 3)) },
+  options: {
+    namespace: args.namespace,
+    leaseMs: args.engineLeaseMs,
+    heartbeatMs: Math.max(100, Math.floor(args.engineLeaseMs / 3)),
+  },
   // Every transaction of this engine is a move.
   hooks: {
     afterDecision: () => {

@@ -21,7 +21,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type pg from "pg";
-import { CohortError } from "../errors";
+import { CohortError, errorMessage, isCohortError } from "../errors";
 import type { LockService } from "../locks/lockService";
 import type { PostgresShard } from "../participants/postgresShard";
 
@@ -205,18 +205,38 @@ export class DeploymentGuard {
    * behind (which would lock the rightful owner out after, say, a Redis data loss). Two
    * misconfigured deployments starting at the same instant may each win some claims; both
    * are then refused, which is safe and needs a person.
+   *
+   * A shard that cannot be asked is left out and returned: it is claimed before its first
+   * reconciliation (ensureShard), the only path that resolves what the log does not know.
    */
-  async claimAll(shards: PostgresShard[]): Promise<void> {
+  async claimAll(shards: PostgresShard[]): Promise<{ unclaimed: { shard: string; error: string }[] }> {
     const mine = await this.mine();
     const { redis, namespace } = this.deps;
     const redisOwner = parseClaim(await redis.get(redisClaimKey(namespace)));
     if (redisOwner && redisOwner.deploymentId !== mine.id) throw refusal(namespace, "Redis", mine, redisOwner);
+    const unclaimed: { shard: string; error: string }[] = [];
+    const reachable: PostgresShard[] = [];
     for (const shard of shards) {
-      const owner = await shardClaim(shard, namespace);
+      let owner: NamespaceClaim | null;
+      try {
+        owner = await shardClaim(shard, namespace);
+      } catch (err) {
+        unclaimed.push({ shard: shard.name, error: errorMessage(err) });
+        continue;
+      }
       if (owner && owner.deploymentId !== mine.id) throw refusal(namespace, `shard ${shard.name}`, mine, owner);
+      reachable.push(shard);
     }
     await this.ensureRedis();
-    for (const shard of shards) await this.ensureShard(shard);
+    for (const shard of reachable) {
+      try {
+        await this.ensureShard(shard);
+      } catch (err) {
+        if (isCohortError(err, "CONFLICT")) throw err;
+        unclaimed.push({ shard: shard.name, error: errorMessage(err) });
+      }
+    }
+    return { unclaimed };
   }
 
   async ensureRedis(): Promise<void> {

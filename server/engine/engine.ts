@@ -161,7 +161,9 @@ export class Engine {
     const { prisma } = this.deps;
     await Promise.all(this.deps.shards.map((s) => s.checkReady()));
     // Before anything is resolved: a namespace another coordinator database owns refuses the start.
-    await this.guard.claimAll(this.deps.shards);
+    const { unclaimed } = await this.guard.claimAll(this.deps.shards);
+    for (const u of unclaimed)
+      this.print(`shard ${u.shard}: namespace not claimed yet (${u.error}); it is before its first reconciliation`);
     await prisma.$executeRaw`
       INSERT INTO engine_instances (id, host, pid, lease_expires_at)
       VALUES (${this.instanceId}::uuid, ${this.options.host}, ${this.options.pid},

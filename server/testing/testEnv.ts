@@ -108,7 +108,8 @@ export async function createTestEnv(
       await db.close();
       await lazyDb.close();
       const queueKeys = await redis.keys(`${tag}:q:*`).catch(() => []);
-      if (queueKeys.length > 0) await redis.del(...queueKeys).catch(() => undefined);
+      // The namespace's events stream and deployment claim (server/engine/deploymentGuard.ts) too.
+      await redis.del(...queueKeys, `${tag}:events`, `${tag}:deployment`).catch(() => undefined);
       redis.disconnect();
       await databases.drop();
     },

@@ -17,7 +17,7 @@ import { transfer } from "../sim/transfer";
 import { TEMPLATE_DB } from "../testing/globalSetup";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { waitFor } from "../testing/waitFor";
-import { redisClaimKey, shardClaim } from "./deploymentGuard";
+import { DeploymentGuard, redisClaimKey, shardClaim } from "./deploymentGuard";
 import { Engine } from "./engine";
 import type { EngineHooks, EngineOptions } from "./types";
 
@@ -154,7 +154,8 @@ let b: Deployment;
 
 describe("two deployments sharing shard databases and Redis", () => {
   it("never resolve each other's prepared branches, queues or events", async () => {
-    a = await deployment(`a-${randomBytes(3).toString("hex")}`);
+    // With a "_", which LIKE would take for any character unless escaped.
+    a = await deployment(`a_${randomBytes(3).toString("hex")}`);
     // A namespace A's is a prefix of: gids, LIKE patterns and keys must still keep them apart.
     b = await deployment(`${a.namespace}-b`);
     // Branches stay prepared a while, so the other side's 100 ms reconciliation sees plenty of them.
@@ -276,9 +277,11 @@ describe("two deployments sharing shard databases and Redis", () => {
     );
     await prepareRaw(legacyGid(decided, "shard-a"), decided, 3);
     await prepareRaw(legacyGid(orphan, "shard-a"), orphan, 4);
-    // A look-alike under a namespace nobody runs: no deployment here may touch it.
+    // Look-alikes under namespaces nobody runs: "cohort-old", and A's with "-" for its "_".
     const stranger = randomUUID();
     await prepareRaw(formatGid("cohort-old", stranger, "shard-a"), stranger, 5);
+    const lookAlike = randomUUID();
+    await prepareRaw(formatGid(a.namespace.replace("_", "-"), lookAlike, "shard-a"), lookAlike, 6);
 
     // A and B (still running, reconciling every 100 ms) leave all three alone.
     await a.engines[0]!.reconcile();
@@ -289,6 +292,7 @@ describe("two deployments sharing shard databases and Redis", () => {
         legacyGid(decided, "shard-a"),
         legacyGid(orphan, "shard-a"),
         formatGid("cohort-old", stranger, "shard-a"),
+        formatGid(a.namespace.replace("_", "-"), lookAlike, "shard-a"),
       ]),
     );
     expect(await legacy.shards[0]!.listPrepared()).toHaveLength(2);
@@ -308,8 +312,14 @@ describe("two deployments sharing shard databases and Redis", () => {
     );
     expect(await ledgerRows(decided)).toBe(1);
     expect(await ledgerRows(orphan)).toBe(0);
-    expect(await preparedGids()).toContain(formatGid("cohort-old", stranger, "shard-a"));
+    expect(await preparedGids()).toEqual(
+      expect.arrayContaining([
+        formatGid("cohort-old", stranger, "shard-a"),
+        formatGid(a.namespace.replace("_", "-"), lookAlike, "shard-a"),
+      ]),
+    );
     await shardA.resolveGid(formatGid("cohort-old", stranger, "shard-a"), false);
+    await shardA.resolveGid(formatGid(a.namespace.replace("_", "-"), lookAlike, "shard-a"), false);
   });
 
   it("refuses to start a second coordinator database on a namespace another one claimed, claiming nothing", async () => {
@@ -352,5 +362,32 @@ describe("two deployments sharing shard databases and Redis", () => {
     // One coordinator database, one namespace: restarting A's under another name is refused too.
     const renamed = await deployment(`${a.namespace}-x`, a.database);
     expect(await refusedStart(renamed)).toMatch(new RegExp(`belongs to namespace "${a.namespace}"`));
+  });
+
+  it("leaves a shard it cannot ask unclaimed at start, and refuses a later claim another deployment beat it to", async () => {
+    const z = await deployment(`z_${randomBytes(3).toString("hex")}`);
+    const unreachable = new PostgresShard({
+      name: "shard-z",
+      url: "postgresql://nobody@127.0.0.1:1/nowhere",
+      namespace: z.namespace,
+      controlPoolSize: 1,
+    });
+    try {
+      const guard = new DeploymentGuard({ pool: z.db.pool, redis: z.redis, namespace: z.namespace });
+      const { unclaimed } = await guard.claimAll([z.shards[0]!, unreachable]);
+      expect(unclaimed.map((u) => u.shard)).toEqual(["shard-z"]);
+      expect(await shardClaim(env.shard("shard-a"), z.namespace)).not.toBeNull();
+      await expect(guard.ensureShard(unreachable)).rejects.toThrow();
+      // Another coordinator database claimed shard-b meanwhile (engine.reconcile claims each
+      // shard this way before judging its prepared transactions): that shard's turn refuses.
+      const other = await deployment(z.namespace);
+      await new DeploymentGuard({ pool: other.db.pool, redis: other.redis, namespace: z.namespace }).ensureShard(
+        other.shards[1]!,
+      );
+      const refusal = await guard.ensureShard(z.shards[1]!).catch((e: unknown) => e);
+      expect(isCohortError(refusal, "CONFLICT"), String(refusal)).toBe(true);
+    } finally {
+      await unreachable.close();
+    }
   });
 });

@@ -163,7 +163,7 @@ export class Engine {
     // Before anything is resolved: a namespace another coordinator database owns refuses the start.
     const { unclaimed } = await this.guard.claimAll(this.deps.shards);
     for (const u of unclaimed)
-      this.print(`shard ${u.shard}: namespace not claimed yet (${u.error}); it is before its first reconciliation`);
+      this.print(`shard ${u.shard}: namespace not claimed yet (${u.error}); it will be before its first reconciliation`);
     await prisma.$executeRaw`
       INSERT INTO engine_instances (id, host, pid, lease_expires_at)
       VALUES (${this.instanceId}::uuid, ${this.options.host}, ${this.options.pid},

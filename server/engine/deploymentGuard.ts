@@ -245,6 +245,16 @@ export class DeploymentGuard {
     this.redisClaimed = true;
   }
 
+  /**
+   * Makes the Redis claim again (SET NX, then read): after a Redis data loss the owner
+   * takes its namespace back within one reconciliation interval rather than at its next
+   * start, narrowing the window in which a misconfigured deployment could take it.
+   */
+  async reassertRedis(): Promise<void> {
+    await claimRedis(this.deps.redis, this.deps.namespace, await this.mine());
+    this.redisClaimed = true;
+  }
+
   async ensureShard(shard: PostgresShard): Promise<void> {
     if (this.claimedShards.has(shard.name)) return;
     await claimShard(shard, await this.mine());

@@ -338,6 +338,8 @@ describe("two deployments sharing shard databases and Redis", () => {
       redis: await env.redis.get(redisClaimKey(a.namespace)),
       shards: await Promise.all(env.shards.map((s) => shardClaim(s, a.namespace))),
     });
+    // A's engines stop reconciling (each pass re-asserts the Redis claim), so the steps below are A's only moves.
+    for (const e of a.engines) await e.stop({ drainMs: 1_000 });
     const claimedByA = await claimOf();
     expect(claimedByA.redis).not.toBeNull();
     expect(claimedByA.shards.every((c) => c !== null)).toBe(true);
@@ -353,10 +355,13 @@ describe("two deployments sharing shard databases and Redis", () => {
     await env.redis.del(redisClaimKey(a.namespace));
     expect(await refusedStart(impostor)).toMatch(/on shard shard-a belongs to another deployment/);
     expect(await env.redis.get(redisClaimKey(a.namespace))).toBeNull();
-    // The rightful owner's next start claims Redis again.
+    // The rightful owner's next start claims Redis again, and so does each of its reconciliations.
     const again = a.engine();
     await again.start();
     const { deploymentId, coordinator } = JSON.parse(claimedByA.redis!) as { deploymentId: string; coordinator: string };
+    expect(JSON.parse((await env.redis.get(redisClaimKey(a.namespace)))!)).toMatchObject({ deploymentId, coordinator });
+    await env.redis.del(redisClaimKey(a.namespace));
+    await again.reconcile();
     expect(JSON.parse((await env.redis.get(redisClaimKey(a.namespace)))!)).toMatchObject({ deploymentId, coordinator });
 
     // One coordinator database, one namespace: restarting A's under another name is refused too.

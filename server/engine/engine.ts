@@ -268,6 +268,7 @@ export class Engine {
   async reconcile(): Promise<ReconcileReport[]> {
     this.lastReconcile = this.clock.now();
     const reports: ReconcileReport[] = [];
+    await this.guard.reassertRedis().catch((err: unknown) => this.print(`deployment guard: ${errorMessage(err)}`));
     for (const shard of this.deps.shards) {
       try {
         // A shard unreachable at start is claimed before its prepared transactions are judged.

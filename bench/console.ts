@@ -11,9 +11,10 @@ import { Server } from "socket.io";
 import type { Config } from "../server/config";
 import { connectDatabase } from "../server/db/prisma";
 import { createScratchEnvironment } from "../server/infra/scratchEnvironment";
-import { EVENTS_STREAM } from "../server/live/events";
+import { eventsStream } from "../server/live/events";
 import { TxEventBuffer } from "../server/live/eventBuffer";
 import { startFanout } from "../server/live/fanout";
+import { DEFAULT_NAMESPACE } from "../server/participants/gid";
 import { listQuerySchema, toListQuery } from "../server/transactions/filters";
 import { listTransactions } from "../server/transactions/list";
 import { percentile, round } from "./stats";
@@ -106,7 +107,7 @@ async function benchLive(redisUrl: string, opts: { seconds: number; say: (l: str
   const io = new Server(server);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as { port: number }).port;
-  const fanout = await startFanout({ io, redis, log: () => undefined });
+  const fanout = await startFanout({ io, redis, stream: eventsStream(DEFAULT_NAMESPACE), log: () => undefined });
   const child = fork(path.join(import.meta.dirname, "liveClients.ts"), [`http://127.0.0.1:${port}`, String(CLIENTS)], {
     execArgv: ["--import", "tsx"],
   });
@@ -120,7 +121,7 @@ async function benchLive(redisUrl: string, opts: { seconds: number; say: (l: str
     await new Promise((r) => setTimeout(r, 500));
     opts.say(`  live: ${CLIENTS} clients connected; publishing ${EVENTS_PER_S} events/s for ${opts.seconds} s`);
     // The engine's own publisher (20 ms coalescing window); every event is a distinct transaction.
-    const publisher = new TxEventBuffer(redis);
+    const publisher = new TxEventBuffer(redis, DEFAULT_NAMESPACE);
     const sent: string[] = [];
     const started = Date.now();
     let n = 0;
@@ -150,7 +151,7 @@ async function benchLive(redisUrl: string, opts: { seconds: number; say: (l: str
     await fanout.stop();
     io.close();
     await new Promise((r) => server.close(r));
-    await redis.del(EVENTS_STREAM);
+    await redis.del(eventsStream(DEFAULT_NAMESPACE));
     redis.disconnect();
   }
 }

@@ -71,7 +71,7 @@ export async function benchQueues(config: Config, opts: { seconds: number; say: 
     shards: 2,
     accounts: ACCOUNTS,
     poolSize: CONCURRENCY,
-    options: { queueNamespace: namespace },
+    options: { namespace },
   });
   const { env, stack, placement } = bench;
   // Raw side: the engine's client settings for the producers; blocking reads need their own connection.

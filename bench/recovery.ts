@@ -7,6 +7,7 @@ import type { Config } from "../server/config";
 import { createEngineStack } from "../server/engine/createEngine";
 import { defaultEngineOptions } from "../server/engine/engine";
 import { createScratchEnvironment } from "../server/infra/scratchEnvironment";
+import { DEFAULT_NAMESPACE } from "../server/participants/gid";
 import { PostgresShard } from "../server/participants/postgresShard";
 import { ensureBankSchema, seedAccounts } from "../server/sim/bankSchema";
 import { moduloPlacement } from "../server/sim/placement";
@@ -17,7 +18,7 @@ const IN_FLIGHT = 600;
 
 export async function benchRecovery(config: Config, opts: { say: (l: string) => void }) {
   const env = await createScratchEnvironment(config, { purpose: "benchrec", shards: 2 });
-  const setup = env.shards.map((s) => new PostgresShard({ ...s, poolSize: 2 }));
+  const setup = env.shards.map((s) => new PostgresShard({ ...s, namespace: DEFAULT_NAMESPACE, poolSize: 2 }));
   try {
     for (const s of setup) await ensureBankSchema(s);
     // The worker puts account 2i on the first shard and 2i+1 on the second.

@@ -6,6 +6,7 @@ import path from "node:path";
 import { loadConfig } from "../server/config";
 import { createEngineStack } from "../server/engine/createEngine";
 import { createScratchEnvironment } from "../server/infra/scratchEnvironment";
+import { DEFAULT_NAMESPACE } from "../server/participants/gid";
 import { PostgresShard } from "../server/participants/postgresShard";
 import { ensureBankSchema, INITIAL_BALANCE, seedAccounts } from "../server/sim/bankSchema";
 import { checkInvariants } from "../server/sim/invariants";
@@ -26,7 +27,7 @@ runCli("chaos", async () => {
   };
 
   const env = await createScratchEnvironment(loadConfig(), { purpose: "chaos", shards: 3 });
-  const checkShards = env.shards.map((s) => new PostgresShard({ ...s, poolSize: 2 }));
+  const checkShards = env.shards.map((s) => new PostgresShard({ ...s, namespace: DEFAULT_NAMESPACE, poolSize: 2 }));
   try {
     for (const s of checkShards) await ensureBankSchema(s);
     await seedAccounts(checkShards, ACCOUNTS);

@@ -38,7 +38,7 @@ runCli("inject", async () => {
   switch (command.kind) {
     case "stuck-lock": {
       if (!endpoints.redisUrl) throw noEndpointsError(config, ["REDIS_URL"]);
-      return stuckLock(endpoints.redisUrl, command);
+      return stuckLock(endpoints.redisUrl, config.COHORT_NAMESPACE, command);
     }
     case "shard-down": {
       // The fault hook lives in the demo's engine (server/sim/faults.ts): nothing else would notice.
@@ -46,16 +46,20 @@ runCli("inject", async () => {
         throw new Error(
           `no running demo found in ${config.COHORT_DATA_DIR}/ (start one with npm start): shard-down works on the demo's engine only`,
         );
-      return shardDown(endpoints.demo, command);
+      return shardDown(endpoints.demo, config.COHORT_NAMESPACE, command);
     }
     default:
       return stuckTransaction(config, endpoints, command);
   }
 });
 
-async function stuckLock(redisUrl: string, command: Extract<InjectCommand, { kind: "stuck-lock" }>): Promise<void> {
+async function stuckLock(
+  redisUrl: string,
+  namespace: string,
+  command: Extract<InjectCommand, { kind: "stuck-lock" }>,
+): Promise<void> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
-  const locks = new LockService({ redis, host: "inject (vanished)" });
+  const locks = new LockService({ redis, host: "inject (vanished)", namespace });
   const owner = command.owner ?? randomUUID();
   const key = command.key ?? `drill:stuck-${randomUUID().slice(0, 8)}`;
   const grant = await locks.tryAcquire({ key, owner, mode: "exclusive", ttlMs: command.ttlMs });
@@ -68,13 +72,14 @@ async function stuckLock(redisUrl: string, command: Extract<InjectCommand, { kin
 
 async function shardDown(
   demo: NonNullable<Endpoints["demo"]>,
+  namespace: string,
   command: Extract<InjectCommand, { kind: "shard-down" }>,
 ): Promise<void> {
   const known = demo.shards.map((s) => s.name);
   const shard = command.shard ?? known[0];
   if (!shard || !known.includes(shard)) throw new UsageError(`unknown shard "${shard}" (the demo has ${known.join(", ")})`);
   const redis = new Redis(demo.redisUrl, { maxRetriesPerRequest: 2 });
-  const until = await injectPhase2Outage(redis, "cohort", shard, command.seconds * 1000);
+  const until = await injectPhase2Outage(redis, namespace, shard, command.seconds * 1000);
   redis.disconnect();
   console.log(JSON.stringify({ shard, until }));
 }
@@ -94,7 +99,7 @@ async function stuckTransaction(
     shards,
     hooks,
     // This process vanishes at once: it must not take phase-2 entries it would never finish.
-    options: { leaseMs: 3_600_000, heartbeatMs: 600_000, consumePhase2Queue: false },
+    options: { namespace: config.COHORT_NAMESPACE, leaseMs: 3_600_000, heartbeatMs: 600_000, consumePhase2Queue: false },
   });
   await stack.engine.start();
   const [a, b] = [shards[0]!.name, shards[1]!.name];

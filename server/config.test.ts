@@ -10,6 +10,7 @@ describe("loadConfig", () => {
       COHORT_DATA_DIR: ".cohort",
       COHORT_SHARDS: 4,
       SIM_ENABLED: "1",
+      COHORT_NAMESPACE: "cohort",
     });
     expect(config.DATABASE_URL).toBeUndefined();
   });
@@ -31,5 +32,15 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ COHORT_QUEUE_RECLAIM_IDLE_MS: "5000" })).toThrow(
       "COHORT_QUEUE_RECLAIM_IDLE_MS must be at least 10001",
     );
+  });
+
+  it("takes a short deployment namespace and refuses what would break gids or keys", () => {
+    expect(loadConfig({ COHORT_NAMESPACE: "blue-2" }).COHORT_NAMESPACE).toBe("blue-2");
+    expect(loadConfig({ COHORT_NAMESPACE: "n".repeat(31) }).COHORT_NAMESPACE).toHaveLength(31);
+    for (const bad of ["", "Blue", "a:b", "2a", "a b", "a%", "n".repeat(32)]) {
+      expect(() => loadConfig({ COHORT_NAMESPACE: bad }), bad).toThrow(
+        /^invalid environment: COHORT_NAMESPACE must be 1-31 characters/,
+      );
+    }
   });
 });

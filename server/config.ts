@@ -1,6 +1,7 @@
 // The only module that reads process.env (DESIGN.md §8). Everything else receives
 // configuration as arguments, so tests and child processes can build their own.
 import { z } from "zod";
+import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN } from "./participants/gid";
 
 const shardList = z.string().transform((raw, ctx) => {
   const shards: { name: string; url: string }[] = [];
@@ -40,6 +41,15 @@ const schema = z.object({
     .optional(),
   SHARD_URLS: shardList.optional(),
   COHORT_DATA_DIR: z.string().default(".cohort"),
+  /**
+   * The deployment's name in every gid, Redis key and channel, so deployments (one per
+   * coordinator database) can share shard databases and a Redis server. At most 31
+   * characters: the longest gid then stays far within PostgreSQL's 200 bytes.
+   */
+  COHORT_NAMESPACE: z
+    .string()
+    .regex(NAMESPACE_PATTERN, "must be 1-31 characters: a lower-case letter, then lower-case letters, digits, '-' or '_'")
+    .default(DEFAULT_NAMESPACE),
   COHORT_SHARDS: intFrom(4, 1),
   HOST: z.string().default("localhost"),
   PORT: intFrom(3000, 0, 65_535),

@@ -93,7 +93,8 @@ async function main(): Promise<void> {
     log("starting infrastructure…");
     infra = await bootstrapInfrastructure(config, log);
     for (const line of infra.started) log(`started ${line}`);
-    const namespace = "cohort";
+    // Every gid, Redis key and channel of this deployment carries it (README: COHORT_NAMESPACE).
+    const namespace = config.COHORT_NAMESPACE;
     if (config.SIM_ENABLED === "1") {
       // The demo only: lets `npm run inject -- shard-down` fail phase two to one shard for a while.
       const { Redis } = await import("ioredis");
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
         defaultTimeoutMs: config.ENGINE_TX_TIMEOUT_MS,
         phase2MaxDeliveries: config.COHORT_PHASE2_MAX_DELIVERIES,
         queueReclaimIdleMs: config.COHORT_QUEUE_RECLAIM_IDLE_MS,
-        queueNamespace: namespace,
+        namespace,
       },
       ...(faults ? { hooks: faults.hooks } : {}),
       log,

@@ -24,7 +24,7 @@ export interface Runtime {
   /** The lock service (listing, operator release). */
   locks: LockService | null;
   queues: {
-    /** Queue streams are `<namespace>:q:<name>`. */
+    /** The deployment namespace (COHORT_NAMESPACE): queue streams `<namespace>:q:<name>`, events, locks, login counters. */
     namespace: string;
     /** The consumers' reclaim threshold: "retry now" makes an entry idle past it. */
     reclaimIdleMs: number;

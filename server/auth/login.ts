@@ -15,6 +15,8 @@ export interface LoginInput {
   password: string;
   /** The TCP peer (see loginRateLimit.ts); null when unknown. */
   address: string | null;
+  /** The deployment namespace: users live in its coordinator database, so its counters are its own. */
+  namespace: string;
   userAgent: string | null;
 }
 
@@ -30,7 +32,7 @@ export async function login(
   limits: LoginLimits = DEFAULT_LOGIN_LIMITS,
 ): Promise<LoginResult> {
   const name = input.name.trim().toLowerCase();
-  const keys = loginKeys(name, input.address);
+  const keys = loginKeys(name, input.address, `${input.namespace}:login`);
   const attempt = await reserveLoginAttempt(redis, keys, limits);
   if (!attempt.allowed) {
     const minutes = Math.ceil(attempt.retryAfterSeconds / 60);

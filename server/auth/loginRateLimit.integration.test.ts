@@ -22,7 +22,7 @@ const PASSWORD = "the right password";
 
 async function attempt(name: string, password: string, address: string): Promise<"ok" | CohortError> {
   try {
-    await login(env.prisma, env.redis, { name, password, address, userAgent: null });
+    await login(env.prisma, env.redis, { name, password, address, userAgent: null, namespace: env.namespace });
     return "ok";
   } catch (err) {
     if (isCohortError(err)) return err;

@@ -10,6 +10,7 @@ import { CLIENT_ADDRESS_HEADER } from "../auth/loginRateLimit";
 import { authenticateSockets, socketMayJoin } from "../auth/socketAuth";
 import { errorMessage } from "../errors";
 import { listenError } from "../infra/freePort";
+import { eventsStream } from "../live/events";
 import { startFanout, type Fanout } from "../live/fanout";
 import type { ClientToServerEvents, ServerToClientEvents } from "../live/protocol";
 import { setRuntime, type Runtime } from "../runtime";
@@ -34,6 +35,7 @@ const CLOSE_GRACE_MS = 3_000;
 
 export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHandle> {
   const { runtime, host, port, dev, log } = opts;
+  const namespace = runtime.queues.namespace;
   setRuntime(runtime);
   // Next.js telemetry would try the network, which these machines do not have.
   process.env.NEXT_TELEMETRY_DISABLED = "1";
@@ -58,7 +60,9 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
   const sub = runtime.redis.duplicate({ enableAutoPipelining: false });
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
     serveClient: false,
-    adapter: createAdapter(pub, sub),
+    // The adapter's channels carry the namespace too: two deployments' consoles on one Redis
+    // would otherwise broadcast into each other's rooms.
+    adapter: createAdapter(pub, sub, { key: `${namespace}:socket.io` }),
     // Browsers do not apply CORS to WebSockets, so cross-site pages could otherwise open
     // a socket with the operator's cookies once sockets are authenticated (DESIGN.md §7).
     allowRequest: (req, callback) => callback(null, isSameOrigin(req)),
@@ -68,7 +72,7 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
   const socketAuth = authenticateSockets(io, { prisma: runtime.prisma, log });
   let fanout: Fanout | null = null;
   try {
-    fanout = await startFanout({ io, redis: runtime.redis, log, mayJoin: socketMayJoin });
+    fanout = await startFanout({ io, redis: runtime.redis, stream: eventsStream(namespace), log, mayJoin: socketMayJoin });
     await listen(server, host, port);
   } catch (err) {
     socketAuth.stop();

@@ -160,14 +160,14 @@ describe("commit() after a failure at or past the commit point", () => {
 
 describe("engine liveness under faults", () => {
   it("starts with a shard down and commits on the shards it can reach", async () => {
-    const down = new PostgresShard({ name: "shard-z", url: "postgresql://nobody@127.0.0.1:1/none" });
+    const down = new PostgresShard({ name: "shard-z", url: "postgresql://nobody@127.0.0.1:1/none", namespace: env.namespace });
     const e = new Engine({
       prisma: env.prisma,
       pool: env.db.pool,
       lazyPool: env.lazyDb.pool,
       redis: env.redis,
       shards: [...env.shards, down],
-      options: { leaseMs: 1_000, heartbeatMs: 200, queueNamespace: env.namespace },
+      options: { leaseMs: 1_000, heartbeatMs: 200, namespace: env.namespace },
     });
     try {
       await e.start();
@@ -185,14 +185,18 @@ describe("engine liveness under faults", () => {
     const server = net.createServer((socket) => silent.push(socket));
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as net.AddressInfo).port;
-    const mute = new PostgresShard({ name: "shard-m", url: `postgresql://nobody@127.0.0.1:${port}/none` });
+    const mute = new PostgresShard({
+      name: "shard-m",
+      url: `postgresql://nobody@127.0.0.1:${port}/none`,
+      namespace: env.namespace,
+    });
     const e = new Engine({
       prisma: env.prisma,
       pool: env.db.pool,
       lazyPool: env.lazyDb.pool,
       redis: env.redis,
       shards: [...env.shards, mute],
-      options: { leaseMs: 1_000, heartbeatMs: 200, reconcileEveryMs: 100, queueNamespace: env.namespace },
+      options: { leaseMs: 1_000, heartbeatMs: 200, reconcileEveryMs: 100, namespace: env.namespace },
     });
     try {
       await e.start();

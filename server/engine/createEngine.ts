@@ -53,8 +53,10 @@ export function createEngineStack(opts: {
     connectTimeout: 5_000,
   });
   redis.on("error", () => undefined); // reconnects by itself; events are best-effort
-  const shards = opts.shards.map((s) => new PostgresShard({ ...s, poolSize: opts.poolSize ?? 20 }));
-  const locks = new LockService({ redis, host: `${os.hostname()}:${process.pid}` });
+  // Shards, locks and engine share one namespace (the engine refuses a mix).
+  const namespace = opts.options?.namespace ?? defaultEngineOptions.namespace;
+  const shards = opts.shards.map((s) => new PostgresShard({ ...s, namespace, poolSize: opts.poolSize ?? 20 }));
+  const locks = new LockService({ redis, host: `${os.hostname()}:${process.pid}`, namespace });
   const engine = new Engine({
     locks,
     prisma,

@@ -11,8 +11,10 @@ import { TxEventBuffer } from "../live/eventBuffer";
 import { publishEvent } from "../live/events";
 import { startDeadlockDetector, type DeadlockDetector } from "../locks/deadlockDetector";
 import type { LockService } from "../locks/lockService";
+import { DEFAULT_NAMESPACE } from "../participants/gid";
 import type { PostgresShard } from "../participants/postgresShard";
 import { CoordinatorLog, type TxStatus } from "./coordinatorLog";
+import { assertOneNamespace, DeploymentGuard } from "./deploymentGuard";
 import { encodePhase2, PHASE2_GROUP, phase2Stream } from "../queues/phase2Entries";
 import { enqueueAll, StreamQueue } from "../queues/streamQueue";
 import { PhaseTwo } from "./phaseTwo";
@@ -55,7 +57,7 @@ export const defaultEngineOptions: EngineOptions = {
   reconcileEveryMs: 15_000,
   phase2MaxDeliveries: 20,
   queueReclaimIdleMs: 30_000,
-  queueNamespace: "cohort",
+  namespace: DEFAULT_NAMESPACE,
   consumePhase2Queue: true,
   host: os.hostname(),
   pid: process.pid,
@@ -86,6 +88,7 @@ export class Engine {
   private readonly print: (line: string) => void;
   private readonly events: TxEventBuffer;
   private deadlocks: DeadlockDetector | null = null;
+  private readonly guard: DeploymentGuard;
 
   constructor(private readonly deps: EngineDeps) {
     this.options = { ...defaultEngineOptions, ...deps.options };
@@ -94,7 +97,9 @@ export class Engine {
     this.hooks = deps.hooks ?? {};
     this.print = deps.log ?? (() => undefined);
     this.shardsByName = new Map(deps.shards.map((s) => [s.name, s]));
-    this.events = new TxEventBuffer(deps.redis);
+    this.events = new TxEventBuffer(deps.redis, this.options.namespace);
+    this.guard = new DeploymentGuard({ pool: deps.pool, redis: deps.redis, namespace: this.options.namespace });
+    assertOneNamespace(this.options.namespace, deps.shards, deps.locks);
     this.coordinatorLog = new CoordinatorLog(deps.pool, deps.lazyPool, deps.prisma);
     this.phaseTwo = new PhaseTwo({
       instanceId: this.instanceId,
@@ -111,7 +116,7 @@ export class Engine {
     });
     this.phase2Queue = new StreamQueue({
       redis: deps.redis,
-      stream: phase2Stream(this.options.queueNamespace),
+      stream: phase2Stream(this.options.namespace),
       group: PHASE2_GROUP,
       consumer: this.instanceId,
       maxDeliveries: this.options.phase2MaxDeliveries,
@@ -185,6 +190,10 @@ export class Engine {
       }),
     );
     for (const down of unreachable.filter(Boolean)) this.print(`starting without shard ${down}: it is retried until it answers`);
+    // Before anything is resolved: a namespace another coordinator database owns refuses the start.
+    const { unclaimed } = await this.guard.claimAll(this.deps.shards);
+    for (const u of unclaimed)
+      this.print(`shard ${u.shard}: namespace not claimed yet (${u.error}); it will be before its first reconciliation`);
     await prisma.$executeRaw`
       INSERT INTO engine_instances (id, host, pid, lease_expires_at)
       VALUES (${this.instanceId}::uuid, ${this.options.host}, ${this.options.pid},
@@ -217,7 +226,7 @@ export class Engine {
       await prisma.shard.upsert({ where: { name }, create: { name }, update: {} });
     }
     this.state = "running";
-    void publishEvent(this.deps.redis, {
+    void publishEvent(this.deps.redis, this.options.namespace, {
       v: 1,
       type: "engine.instance",
       id: this.instanceId,
@@ -271,6 +280,7 @@ export class Engine {
     const tx = new Transaction(
       {
         instanceId: this.instanceId,
+        namespace: this.options.namespace,
         actor: this.actor,
         log: this.coordinatorLog,
         clock: this.clock,
@@ -324,8 +334,11 @@ export class Engine {
   async reconcile(): Promise<ReconcileReport[]> {
     this.lastReconcile = this.clock.now();
     const reports: ReconcileReport[] = [];
+    await this.guard.reassertRedis().catch((err: unknown) => this.print(`deployment guard: ${errorMessage(err)}`));
     for (const shard of this.deps.shards) {
       try {
+        // A shard unreachable at start is claimed before its prepared transactions are judged.
+        await this.guard.ensureShard(shard);
         reports.push(await this.recovery.reconcileShard(shard));
         await this.deps.prisma.shard
           .update({ where: { name: shard.name }, data: { lastSeenAt: new Date(), lastError: null } })
@@ -371,7 +384,7 @@ export class Engine {
       UPDATE engine_instances SET stopped_at = now(), lease_expires_at = now() WHERE id = ${this.instanceId}::uuid`.catch(
       () => undefined,
     );
-    void publishEvent(this.deps.redis, {
+    void publishEvent(this.deps.redis, this.options.namespace, {
       v: 1,
       type: "engine.instance",
       id: this.instanceId,
@@ -461,7 +474,7 @@ export class Engine {
       const recovered = await this.recovery.recoverAll();
       if (recovered > 0) {
         this.print(`took over and finished ${recovered} transaction(s) of dead instances`);
-        void publishEvent(this.deps.redis, {
+        void publishEvent(this.deps.redis, this.options.namespace, {
           v: 1,
           type: "engine.instance",
           id: this.instanceId,

@@ -1,6 +1,5 @@
 // tx.lock(): strict two-phase locking through the Redis lock service, deadlock victims,
 // and locks released by whoever finishes a transaction (including recovery).
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CohortError } from "../errors";
 import { LockService } from "../locks/lockService";
@@ -12,10 +11,9 @@ import { waitFor } from "../testing/waitFor";
 
 let env: TestEnv;
 const services: LockService[] = [];
-// Each file gets its own namespace on the shared test Redis.
-const namespace = `t-${randomUUID().slice(0, 8)}`;
+// The engine's namespace (each file has its own on the shared test Redis): an engine refuses locks of another.
 const lockService = () => {
-  const s = new LockService({ redis: env.redis, host: "test", namespace });
+  const s = new LockService({ redis: env.redis, host: "test", namespace: env.namespace });
   services.push(s);
   return s;
 };

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatGid } from "../participants/gid";
 import { applyLeg } from "../sim/transfer";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { waitFor } from "../testing/waitFor";
@@ -141,8 +142,8 @@ describe("reconciliation of prepared transactions", () => {
       await c.query(`PREPARE TRANSACTION '${gid}'`);
       await c.end();
     };
-    await prepare(`cohort:${orphan}:shard-a`, orphan, 1);
-    await prepare(`cohort:${decided}:shard-a`, decided, 2);
+    await prepare(formatGid(env.namespace, orphan, "shard-a"), orphan, 1);
+    await prepare(formatGid(env.namespace, decided, "shard-a"), decided, 2);
     await prepare(`other-system-${orphan}`, orphan, 3);
 
     const engine = await env.engine();

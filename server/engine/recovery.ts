@@ -4,7 +4,6 @@
 import { Prisma } from "@prisma/client";
 import { errorMessage } from "../errors";
 import type { PrismaClient } from "../db/prisma";
-import { parseGid } from "../participants/gid";
 import type { PostgresShard } from "../participants/postgresShard";
 import type { CoordinatorLog, Decision, TxStatus } from "./coordinatorLog";
 import type { PhaseTwo } from "./phaseTwo";
@@ -195,7 +194,7 @@ export class Recovery {
     const report: ReconcileReport = { shard: shard.name, committed: 0, rolledBack: 0, leftInFlight: 0, errors: [] };
     const prepared = await shard.listPrepared();
     if (prepared.length === 0) return report;
-    const parsed = prepared.map((p) => ({ ...p, parsed: parseGid(p.gid) }));
+    const parsed = prepared.map((p) => ({ ...p, parsed: shard.parseGid(p.gid) }));
     const ids = [...new Set(parsed.flatMap((p) => (p.parsed ? [p.parsed.txId] : [])))];
     const rows = await this.deps.prisma.$queryRaw<
       { id: string; status: TxStatus; decision: Decision | null; coordinator_id: string | null; owner_live: boolean }[]

@@ -14,6 +14,8 @@ import type { BranchClient, Clock, CommitOutcome, EngineHooks } from "./types";
 
 /** What a transaction needs from its engine. */
 export interface TxContext {
+  /** The deployment namespace, part of every gid. */
+  namespace: string;
   instanceId: string;
   actor: string;
   log: CoordinatorLog;
@@ -261,7 +263,7 @@ export class Transaction {
       id: this.id,
       coordinatorId: this.ctx.instanceId,
       shards,
-      gids: shards.map((s) => formatGid(this.id, s)),
+      gids: shards.map((s) => formatGid(this.ctx.namespace, this.id, s)),
       events: this.events,
       actor: this.ctx.actor,
     });

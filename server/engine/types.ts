@@ -42,8 +42,11 @@ export interface EngineOptions {
   queueReclaimIdleMs: number;
   /** Be a consumer of the phase-2 stream (false for short-lived tools such as fault injection). */
   consumePhase2Queue: boolean;
-  /** Prefix of the queue streams' keys: `<namespace>:q:phase2`. */
-  queueNamespace: string;
+  /**
+   * The deployment namespace (COHORT_NAMESPACE): in every gid (its shards must carry the
+   * same), the queue streams (`<namespace>:q:phase2`), the events stream and lock keys.
+   */
+  namespace: string;
   /** How often the deadlock detector looks for wait-for cycles. */
   deadlockCheckMs: number;
   host: string;

@@ -3,7 +3,7 @@
 // transaction. Browsers coalesce per frame anyway (DESIGN.md §6), so a state that lasts
 // less than the window (PREPARING for 3 ms) costs a Redis write that nobody would see.
 import type { Redis } from "ioredis";
-import { EVENTS_MAXLEN, EVENTS_STREAM, encodeEvent, type CohortEvent } from "./events";
+import { EVENTS_MAXLEN, encodeEvent, eventsStream, type CohortEvent } from "./events";
 
 type TxEvent = Extract<CohortEvent, { type: "tx.updated" }>;
 
@@ -11,10 +11,15 @@ export class TxEventBuffer {
   private pending = new Map<string, TxEvent>();
   private timer: NodeJS.Timeout | null = null;
 
+  private readonly stream: string;
+
   constructor(
     private readonly redis: Redis,
+    namespace: string,
     private readonly windowMs = 20,
-  ) {}
+  ) {
+    this.stream = eventsStream(namespace);
+  }
 
   push(event: TxEvent): void {
     this.pending.delete(event.id); // re-insert so the order is that of the latest change
@@ -33,7 +38,7 @@ export class TxEventBuffer {
     const batch = [...this.pending.values()];
     this.pending.clear();
     const pipeline = this.redis.pipeline();
-    for (const event of batch) pipeline.xadd(EVENTS_STREAM, "MAXLEN", "~", String(EVENTS_MAXLEN), "*", "e", encodeEvent(event));
+    for (const event of batch) pipeline.xadd(this.stream, "MAXLEN", "~", String(EVENTS_MAXLEN), "*", "e", encodeEvent(event));
     await pipeline.exec().catch(() => undefined);
   }
 }

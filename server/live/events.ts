@@ -1,8 +1,11 @@
-// Small versioned events on a bounded Redis Stream (DESIGN.md §6). The engine appends;
-// console processes read from it and fan out over socket.io.
+// Small versioned events on a bounded Redis Stream (DESIGN.md §6), one per deployment
+// namespace (`<namespace>:events`, so `cohort:events` by default). The engine appends;
+// console processes of the same namespace read from it and fan out over socket.io.
 import type { Redis } from "ioredis";
 
-export const EVENTS_STREAM = "cohort:events";
+export function eventsStream(namespace: string): string {
+  return `${namespace}:events`;
+}
 /** Approximate cap (XADD MAXLEN ~): enough for a reconnecting browser to catch up. */
 export const EVENTS_MAXLEN = 100_000;
 
@@ -57,6 +60,6 @@ export function decodeEvent(fields: string[]): CohortEvent | null {
   return null;
 }
 
-export function publishEvent(redis: Redis, event: CohortEvent): Promise<unknown> {
-  return redis.xadd(EVENTS_STREAM, "MAXLEN", "~", String(EVENTS_MAXLEN), "*", "e", encodeEvent(event));
+export function publishEvent(redis: Redis, namespace: string, event: CohortEvent): Promise<unknown> {
+  return redis.xadd(eventsStream(namespace), "MAXLEN", "~", String(EVENTS_MAXLEN), "*", "e", encodeEvent(event));
 }

@@ -9,7 +9,7 @@ import type { Redis } from "ioredis";
 import type { Server, Socket } from "socket.io";
 import { z } from "zod";
 import { errorMessage } from "../errors";
-import { EVENTS_STREAM, decodeEvent } from "./events";
+import { decodeEvent } from "./events";
 import {
   LIVE_EVENTS,
   QUEUES_ROOM,
@@ -40,8 +40,8 @@ export interface FanoutOptions {
   /** Used for non-blocking reads (catch-up); the tail runs on a duplicate of it. */
   redis: Redis;
   log: (line: string) => void;
-  /** Defaults to EVENTS_STREAM; tests use their own. */
-  stream?: string;
+  /** The deployment's events stream, eventsStream(namespace); tests use their own. */
+  stream: string;
   /** Each transaction is emitted at most once per window; the latest state wins. */
   coalesceMs?: number;
   /** Beyond this many missed events a client is told to refetch instead of replaying. */
@@ -62,7 +62,7 @@ const CATCH_UP_ROUNDS = 5;
 
 export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
   const { io, redis, log } = opts;
-  const stream = opts.stream ?? EVENTS_STREAM;
+  const stream = opts.stream;
   const coalesceMs = opts.coalesceMs ?? 50;
   const replayLimit = opts.replayLimit ?? 20_000;
   const mayJoin = opts.mayJoin ?? (() => true);

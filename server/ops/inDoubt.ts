@@ -3,7 +3,7 @@
 // shard, so each one is shown with why it is stuck and for how long.
 import type { PrismaClient } from "../db/prisma";
 import { errorMessage } from "../errors";
-import { formatGid, parseGid } from "../participants/gid";
+import { DEFAULT_NAMESPACE, formatGid } from "../participants/gid";
 import type { PostgresShard } from "../participants/postgresShard";
 import { allowedActions, type ActionOption } from "./guards";
 import { readSnapshot, type TxSnapshot } from "./snapshot";
@@ -137,8 +137,8 @@ export async function resolutionView(
   const tx = await readSnapshot(prisma, txId);
   const states = await Promise.all(
     tx.branches.map(async (b): Promise<ShardBranchState> => {
-      const gid = formatGid(txId, b.shard);
       const shard = shards.get(b.shard);
+      const gid = shard ? shard.gid(txId) : formatGid(namespaceOf(shards), txId, b.shard);
       if (!shard) return { shard: b.shard, gid, state: "unreachable", detail: "shard not configured in this console" };
       try {
         return { shard: b.shard, gid, state: (await shard.isPrepared(txId)) ? "prepared" : "absent", detail: null };
@@ -180,12 +180,12 @@ export async function listOrphans(
   for (const shard of shards) {
     try {
       const prepared = await shard.listPrepared();
-      const ids = prepared.flatMap((p) => parseGid(p.gid)?.txId ?? []);
+      const ids = prepared.flatMap((p) => shard.parseGid(p.gid)?.txId ?? []);
       const known = new Set(
         (await prisma.transaction.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((t) => t.id),
       );
       for (const p of prepared) {
-        const parsed = parseGid(p.gid);
+        const parsed = shard.parseGid(p.gid);
         if (parsed && known.has(parsed.txId)) continue;
         orphans.push({
           shard: shard.name,
@@ -220,4 +220,9 @@ export async function listHeuristicIncidents(prisma: PrismaClient, limit = 100):
     select: { txId: true, at: true, shard: true, data: true },
   });
   return rows.map((r) => ({ txId: r.txId, at: r.at, shard: r.shard, detail: r.data }));
+}
+
+/** The console's shards all carry the deployment's namespace; a branch on a shard it lacks is named with it too. */
+function namespaceOf(shards: Map<string, PostgresShard>): string {
+  return shards.values().next().value?.namespace ?? DEFAULT_NAMESPACE;
 }

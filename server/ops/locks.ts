@@ -179,7 +179,7 @@ const OWN_SERVICES = Symbol.for("cohort.console.lockServices");
 
 /**
  * The engine's lock service when this process runs one; otherwise one of the console's own
- * on the runtime's Redis (default namespace), made once per client. It never acquires, so
+ * on the runtime's Redis in the deployment's namespace, made once per client. It never acquires, so
  * it opens no connection of its own.
  */
 function runtimeLockService(runtime: Runtime): LockService {
@@ -187,7 +187,11 @@ function runtimeLockService(runtime: Runtime): LockService {
   const holder = globalThis as { [OWN_SERVICES]?: WeakMap<Redis, LockService> };
   const services = (holder[OWN_SERVICES] ??= new WeakMap());
   let service = services.get(runtime.redis);
-  if (!service) services.set(runtime.redis, (service = new LockService({ redis: runtime.redis, host: "console" })));
+  if (!service)
+    services.set(
+      runtime.redis,
+      (service = new LockService({ redis: runtime.redis, host: "console", namespace: runtime.queues.namespace })),
+    );
   return service;
 }
 

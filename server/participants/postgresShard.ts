@@ -2,7 +2,17 @@
 // connection from `workPool`; phase two and recovery use a separate small pool so that
 // a burst of branch work can never starve the commits that release its row locks.
 import pg from "pg";
-import { formatGid, GID_PREFIX, gidLiteral } from "./gid";
+import {
+  formatGid,
+  GID_PREFIX,
+  gidLikePatterns,
+  gidLiteral,
+  isNamespace,
+  legacyGid,
+  LEGACY_NAMESPACE,
+  MAX_GID_BYTES,
+  parseGid,
+} from "./gid";
 
 export type BranchClient = Pick<pg.PoolClient, "query">;
 
@@ -26,17 +36,35 @@ const ignoreBranchError = () => undefined;
 
 export class PostgresShard {
   readonly name: string;
+  /** The deployment's namespace (COHORT_NAMESPACE): in every gid, so deployments sharing this database stay apart. */
+  readonly namespace: string;
   private readonly workPool: pg.Pool;
   private readonly controlPool: pg.Pool;
 
-  constructor(opts: { name: string; url: string; poolSize?: number; controlPoolSize?: number }) {
+  constructor(opts: { name: string; url: string; namespace: string; poolSize?: number; controlPoolSize?: number }) {
     this.name = opts.name;
+    this.namespace = opts.namespace;
+    if (!isNamespace(opts.namespace)) throw new Error(`"${opts.namespace}" is not a valid namespace (COHORT_NAMESPACE)`);
+    // Refused here rather than by the first PREPARE: PostgreSQL's gid limit is 200 bytes.
+    const longest = Buffer.byteLength(this.gid("00000000-0000-0000-0000-000000000000"));
+    if (longest > MAX_GID_BYTES)
+      throw new Error(`shard name "${opts.name}" makes gids of ${longest} bytes (PostgreSQL allows ${MAX_GID_BYTES})`);
     const base = { connectionString: opts.url, application_name: `cohort:${opts.name}` };
     this.workPool = new pg.Pool({ ...base, max: opts.poolSize ?? 20 });
     this.controlPool = new pg.Pool({ ...base, max: opts.controlPoolSize ?? 32, connectionTimeoutMillis: 5_000 });
     // An idle client that dies (shard restart) must not crash the process.
     this.workPool.on("error", () => undefined);
     this.controlPool.on("error", () => undefined);
+  }
+
+  /** This branch's gid for a transaction. */
+  gid(txId: string): string {
+    return formatGid(this.namespace, txId, this.name);
+  }
+
+  /** The transaction and shard of a gid of this deployment; null for any other. */
+  parseGid(gid: string): { txId: string; shard: string } | null {
+    return parseGid(gid, this.namespace);
   }
 
   /** Opens a local transaction for a branch; the statement timeout stops work at the deadline. */
@@ -56,7 +84,7 @@ export class PostgresShard {
   /** Votes: true when PREPARE TRANSACTION succeeded. The client is released either way. */
   async prepare(client: pg.PoolClient, txId: string): Promise<{ ok: true } | { ok: false; error: Error }> {
     try {
-      await client.query(`PREPARE TRANSACTION ${gidLiteral(formatGid(txId, this.name))}`);
+      await client.query(`PREPARE TRANSACTION ${gidLiteral(this.gid(txId))}`);
       releaseBranch(client);
       return { ok: true };
     } catch (err) {
@@ -78,11 +106,11 @@ export class PostgresShard {
   }
 
   commitPrepared(txId: string): Promise<ResolveResult> {
-    return this.resolve(`COMMIT PREPARED ${gidLiteral(formatGid(txId, this.name))}`);
+    return this.resolveBranch(txId, "COMMIT");
   }
 
   rollbackPrepared(txId: string): Promise<ResolveResult> {
-    return this.resolve(`ROLLBACK PREPARED ${gidLiteral(formatGid(txId, this.name))}`);
+    return this.resolveBranch(txId, "ROLLBACK");
   }
 
   /** Resolves by raw gid: reconciliation meets gids whose shard part may not be this name. */
@@ -90,20 +118,28 @@ export class PostgresShard {
     return this.resolve(`${commit ? "COMMIT" : "ROLLBACK"} PREPARED ${gidLiteral(gid)}`);
   }
 
-  /** Cohort's prepared transactions in this database; other systems' are never listed. */
+  /**
+   * This deployment's prepared transactions in this database: gids of its namespace (and,
+   * for the namespace "cohort", the pre-namespace form). Other deployments' and other
+   * systems' are never listed. A malformed gid under this namespace's prefix is listed (a
+   * person must look at it); callers parse with parseGid and leave those alone.
+   */
   async listPrepared(): Promise<PreparedXact[]> {
     const { rows } = await this.controlPool.query<{ gid: string; prepared: Date }>(
-      "SELECT gid, prepared FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE $1 ORDER BY prepared",
-      [`${GID_PREFIX}:%`],
+      "SELECT gid, prepared FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE ANY($1::text[]) ORDER BY prepared",
+      [gidLikePatterns(this.namespace)],
     );
-    return rows.map((r) => ({ gid: r.gid, preparedAt: r.prepared }));
+    const ownPrefix = `${GID_PREFIX}:${this.namespace}:`;
+    return rows
+      .filter((r) => r.gid.startsWith(ownPrefix) || this.parseGid(r.gid) !== null)
+      .map((r) => ({ gid: r.gid, preparedAt: r.prepared }));
   }
 
   /** Whether this branch's prepared transaction exists on the shard right now (its yes vote). */
   async isPrepared(txId: string): Promise<boolean> {
     const { rowCount } = await this.controlPool.query(
-      "SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()",
-      [formatGid(txId, this.name)],
+      "SELECT 1 FROM pg_prepared_xacts WHERE gid = ANY($1::text[]) AND database = current_database()",
+      [this.gids(txId)],
     );
     return (rowCount ?? 0) > 0;
   }
@@ -139,6 +175,23 @@ export class PostgresShard {
 
   async close(): Promise<void> {
     await Promise.all([this.workPool.end(), this.controlPool.end()]);
+  }
+
+  /**
+   * The gids this branch may have been prepared under: its own, and for the legacy
+   * namespace also the pre-namespace form, so an engine upgraded in place finishes the
+   * branches its previous version prepared.
+   */
+  private gids(txId: string): string[] {
+    const own = this.gid(txId);
+    return this.namespace === LEGACY_NAMESPACE ? [own, legacyGid(txId, this.name)] : [own];
+  }
+
+  private async resolveBranch(txId: string, verb: "COMMIT" | "ROLLBACK"): Promise<ResolveResult> {
+    for (const gid of this.gids(txId)) {
+      if ((await this.resolve(`${verb} PREPARED ${gidLiteral(gid)}`)) === "done") return "done";
+    }
+    return "missing";
   }
 
   private async resolve(sql: string): Promise<ResolveResult> {

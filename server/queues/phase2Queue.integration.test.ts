@@ -244,7 +244,7 @@ describe("phase-2 queue", () => {
       options: {
         leaseMs: 1_000,
         heartbeatMs: 200,
-        queueNamespace: env.namespace,
+        namespace: env.namespace,
         ...FAST,
         reconcileEveryMs: 200,
       },

@@ -86,7 +86,7 @@ export async function sampleOnce(redis: Redis, namespace: string, intervalMs: nu
     write.ltrim(seriesKey(f.stream), 0, SERIES_POINTS - 1);
   });
   await write.exec();
-  await publishEvent(redis, { v: 1, type: "queues.sampled", namespace, at: now });
+  await publishEvent(redis, namespace, { v: 1, type: "queues.sampled", namespace, at: now });
   return true;
 }
 

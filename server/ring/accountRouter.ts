@@ -15,7 +15,7 @@
 import type { Redis } from "ioredis";
 import type { PrismaClient } from "../db/prisma";
 import { CohortError, errorMessage } from "../errors";
-import { decodeEvent, EVENTS_STREAM, type CohortEvent } from "../live/events";
+import { decodeEvent, eventsStream, type CohortEvent } from "../live/events";
 import type { AccountPlacement } from "../sim/placement";
 import type { Hasher } from "./hashRing";
 import type { RebalanceStatus } from "./rebalanceStore";
@@ -25,6 +25,8 @@ export interface AccountRouterOptions {
   prisma: PrismaClient;
   redis: Redis;
   hasher: Hasher;
+  /** The deployment namespace, whose events stream it follows. */
+  namespace: string;
   /** Safety net for missed events. */
   reloadEveryMs?: number;
   /** How long refresh({ account, notOn }) waits for routing to move the account elsewhere. */
@@ -58,7 +60,7 @@ export class AccountRouter implements AccountPlacement {
 
   /** Loads the routing and starts following it; the ring must exist (ensureRing). */
   static async start(opts: AccountRouterOptions): Promise<AccountRouter> {
-    const stream = opts.stream ?? EVENTS_STREAM;
+    const stream = opts.stream ?? eventsStream(opts.namespace);
     // The stream position first, then the table: every event after the table's read is
     // then seen (events from before it are applied again, which changes nothing).
     const [last] = await opts.redis.xrevrange(stream, "+", "-", "COUNT", 1);

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../engine/engine";
 import { CohortError, isCohortError } from "../errors";
-import { decodeEvent, EVENTS_STREAM } from "../live/events";
+import { decodeEvent, eventsStream } from "../live/events";
 import { INITIAL_BALANCE } from "../sim/bankSchema";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { createHasher, type Hasher, type RingMember } from "./hashRing";
@@ -20,7 +20,7 @@ let env: TestEnv;
 let engine: Engine;
 let hasher: Hasher;
 const meta = { actor: "test:rebalance", reason: "integration test" };
-const deps = () => ({ prisma: env.prisma, redis: env.redis });
+const deps = () => ({ prisma: env.prisma, redis: env.redis, namespace: env.namespace });
 
 beforeAll(async () => {
   env = await createTestEnv({ shards: 3, accounts: 0 });
@@ -128,6 +128,7 @@ function options(runId: string, overrides: Partial<RunRebalanceOptions> = {}): R
   return {
     prisma: env.prisma,
     redis: env.redis,
+    namespace: env.namespace,
     hasher,
     runId,
     fetchKeys: fetchAccountKeys,
@@ -182,7 +183,7 @@ describe("runRebalance", () => {
     await expectRoutingExact();
     await expectBalanced();
 
-    const recent = await env.redis.xrevrange(EVENTS_STREAM, "+", "-", "COUNT", 200);
+    const recent = await env.redis.xrevrange(eventsStream(env.namespace), "+", "-", "COUNT", 200);
     const done = recent.map(([, f]) => decodeEvent(f)).find((e) => e?.type === "ring.rebalance" && e.runId === runId);
     expect(done).toMatchObject({ status: "DONE", moved: plan.length, total: plan.length });
   });

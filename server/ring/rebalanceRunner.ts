@@ -47,6 +47,8 @@ export interface RebalanceProgress {
 export interface RunRebalanceOptions {
   prisma: PrismaClient;
   redis: Redis;
+  /** The deployment namespace: progress events go to its events stream. */
+  namespace: string;
   hasher: Hasher;
   runId: string;
   /**
@@ -125,7 +127,9 @@ export async function runRebalance(opts: RunRebalanceOptions): Promise<Rebalance
     const now = Date.now();
     if (!force && now - lastPublished < progressEveryMs) return;
     lastPublished = now;
-    void publishEvent(opts.redis, rebalanceEvent({ id: runId, toVersion: state.version, ...state })).catch(() => undefined);
+    void publishEvent(opts.redis, opts.namespace, rebalanceEvent({ id: runId, toVersion: state.version, ...state })).catch(
+      () => undefined,
+    );
   };
   const finish = async (
     end: Parameters<typeof releaseRun>[3],

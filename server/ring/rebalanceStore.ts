@@ -2,11 +2,10 @@
 // write an executor makes is guarded by its owner id, so an executor that stalled past its
 // lease and was replaced can no longer move the cursor (it would move it backwards).
 import type { Prisma } from "@prisma/client";
-import type { Redis } from "ioredis";
 import type { PrismaClient } from "../db/prisma";
 import { CohortError } from "../errors";
 import { publishEvent, type RebalanceStatus } from "../live/events";
-import type { ChangeMeta } from "./ringStore";
+import type { ChangeMeta, RingStoreDeps } from "./ringStore";
 
 export type { RebalanceStatus };
 
@@ -70,25 +69,17 @@ export function rebalanceEvent(
  * write, records where it got to and lets go. Routing stays split at the cursor, which is
  * correct for as long as needed; resumeRebalance continues from there.
  */
-export async function cancelRebalance(
-  deps: { prisma: PrismaClient; redis: Redis },
-  runId: string,
-  meta: ChangeMeta,
-): Promise<RebalanceRunInfo> {
+export async function cancelRebalance(deps: RingStoreDeps, runId: string, meta: ChangeMeta): Promise<RebalanceRunInfo> {
   return changeStatus(deps, runId, meta, ["RUNNING"], "CANCELLED");
 }
 
 /** Makes a cancelled or failed run RUNNING again; the caller then starts runRebalance on it. */
-export async function resumeRebalance(
-  deps: { prisma: PrismaClient; redis: Redis },
-  runId: string,
-  meta: ChangeMeta,
-): Promise<RebalanceRunInfo> {
+export async function resumeRebalance(deps: RingStoreDeps, runId: string, meta: ChangeMeta): Promise<RebalanceRunInfo> {
   return changeStatus(deps, runId, meta, ["CANCELLED", "FAILED"], "RUNNING");
 }
 
 async function changeStatus(
-  deps: { prisma: PrismaClient; redis: Redis },
+  deps: RingStoreDeps,
   runId: string,
   meta: ChangeMeta,
   fromStatuses: RebalanceStatus[],
@@ -119,7 +110,7 @@ async function changeStatus(
       },
     );
   }
-  await publishEvent(deps.redis, rebalanceEvent(run)).catch(() => undefined);
+  await publishEvent(deps.redis, deps.namespace, rebalanceEvent(run)).catch(() => undefined);
   return run;
 }
 

@@ -43,8 +43,8 @@ beforeAll(async () => {
   env = await createTestEnv({ shards: 3, accounts: 0 });
   engine = await env.engine({ options: { leaseMs: ENGINE_LEASE_MS, heartbeatMs: 200 } });
   hasher = await createHasher();
-  await saveRingVersion({ prisma: env.prisma, redis: env.redis }, two, meta, 0);
-  router = await AccountRouter.start({ prisma: env.prisma, redis: env.redis, hasher });
+  await saveRingVersion({ prisma: env.prisma, redis: env.redis, namespace: env.namespace }, two, meta, 0);
+  router = await AccountRouter.start({ prisma: env.prisma, redis: env.redis, namespace: env.namespace, hasher });
   expect(await seedAccounts(env.shards, ACCOUNTS, router)).toEqual({ created: ACCOUNTS, deferred: 0 });
 });
 afterAll(async () => {
@@ -73,6 +73,7 @@ function killedExecutor(runId: string, killAtMove: number): Promise<void> {
     databaseUrl: env.databaseUrl,
     redisUrl: env.redisUrl,
     shards: env.shardUrls,
+    namespace: env.namespace,
     runId,
     killAtMove,
     engineLeaseMs: ENGINE_LEASE_MS,
@@ -100,6 +101,7 @@ async function resumedExecutor(runId: string): Promise<RebalanceOutcome> {
         return await runRebalance({
           prisma: env.prisma,
           redis: env.redis,
+          namespace: env.namespace,
           hasher,
           runId,
           ...accountMover({ engine, shards: env.shards }),
@@ -134,7 +136,12 @@ describe("rebalance under a running workload", () => {
     });
     await waitFor(async () => results.filter((r) => r.result.outcome === "committed").length >= 50, 30_000, "transfers on v1");
 
-    const saved = await saveRingVersion({ prisma: env.prisma, redis: env.redis }, three, { ...meta, reason: "add shard-c" }, 1);
+    const saved = await saveRingVersion(
+      { prisma: env.prisma, redis: env.redis, namespace: env.namespace },
+      three,
+      { ...meta, reason: "add shard-c" },
+      1,
+    );
     const runId = saved.runId!;
     const to = (await loadRing(env.prisma, hasher))!.ring;
     const from = to.withMembers(two);

@@ -27,7 +27,7 @@ beforeAll(async () => {
   engine = await env.engine();
   hasher = await createHasher();
   await saveRingVersion(
-    { prisma: env.prisma, redis: env.redis },
+    { prisma: env.prisma, redis: env.redis, namespace: env.namespace },
     [
       { name: "shard-a", weight: 1 },
       { name: "shard-b", weight: 1 },
@@ -35,7 +35,7 @@ beforeAll(async () => {
     { actor: "test", reason: "first ring" },
     0,
   );
-  const router = await AccountRouter.start({ prisma: env.prisma, redis: env.redis, hasher });
+  const router = await AccountRouter.start({ prisma: env.prisma, redis: env.redis, namespace: env.namespace, hasher });
   await seedAccounts(env.shards, ACCOUNTS, router);
   service = new RingService({
     prisma: env.prisma,

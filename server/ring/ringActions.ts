@@ -64,7 +64,7 @@ export async function startRebalance(
     const blocked = await whyNotApplicable(deps, members);
     if (blocked) throw blocked;
     const saved = await saveRingVersion(
-      { prisma: deps.prisma, redis: deps.redis },
+      { prisma: deps.prisma, redis: deps.redis, namespace: deps.service.namespace },
       members,
       { actor: req.user.name, reason: `${describeChange(req.change)}: ${req.reason}` },
       current.version,
@@ -94,14 +94,20 @@ export async function startRebalance(
 /** Stops a running rebalance after the key it is moving; routing stays split at its cursor. */
 export async function cancelRun(deps: RingActionDeps, req: { runId: string; reason: string; user: RingActor }): Promise<RunView> {
   return changeRun(deps, req, "ring.rebalance.cancel", async () =>
-    cancelRebalance(deps, req.runId, { actor: req.user.name, reason: req.reason }),
+    cancelRebalance({ prisma: deps.prisma, redis: deps.redis, namespace: deps.service.namespace }, req.runId, {
+      actor: req.user.name,
+      reason: req.reason,
+    }),
   );
 }
 
 /** Makes a cancelled or failed rebalance RUNNING again and executes it here. */
 export async function resumeRun(deps: RingActionDeps, req: { runId: string; reason: string; user: RingActor }): Promise<RunView> {
   return changeRun(deps, req, "ring.rebalance.resume", async () => {
-    const run = await resumeRebalance(deps, req.runId, { actor: req.user.name, reason: req.reason });
+    const run = await resumeRebalance({ prisma: deps.prisma, redis: deps.redis, namespace: deps.service.namespace }, req.runId, {
+      actor: req.user.name,
+      reason: req.reason,
+    });
     void deps.service.execute(run.id);
     return run;
   });

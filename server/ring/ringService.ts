@@ -49,6 +49,11 @@ export class RingService {
     }
   }
 
+  /** The deployment namespace (the engine's): ring events go to its events stream. */
+  get namespace(): string {
+    return this.deps.engine.options.namespace;
+  }
+
   get router(): AccountRouter {
     return this.deps.router;
   }
@@ -80,6 +85,7 @@ export class RingService {
     const done = runRebalance({
       prisma,
       redis,
+      namespace: this.namespace,
       hasher,
       runId,
       ...accountMover({ engine, shards }),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCohortError, type CohortError } from "../errors";
-import { decodeEvent, EVENTS_STREAM, type CohortEvent } from "../live/events";
+import { decodeEvent, eventsStream, type CohortEvent } from "../live/events";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { createHasher, type Hasher, type RingMember } from "./hashRing";
 import { cancelRebalance, getRebalanceRun, resumeRebalance, unfinishedRun } from "./rebalanceStore";
@@ -23,11 +23,11 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-const deps = () => ({ prisma: env.prisma, redis: env.redis });
+const deps = () => ({ prisma: env.prisma, redis: env.redis, namespace: env.namespace });
 
 async function eventAt(id: string | null): Promise<CohortEvent | null> {
   expect(id).not.toBeNull();
-  const entries = await env.redis.xrange(EVENTS_STREAM, id!, id!);
+  const entries = await env.redis.xrange(eventsStream(env.namespace), id!, id!);
   return entries[0] ? decodeEvent(entries[0][1]) : null;
 }
 
@@ -118,7 +118,7 @@ describe("ring store", () => {
     const cancelled = await cancelRebalance(deps(), run.id, { actor: "op:bob", reason: "peak hours" });
     expect(cancelled).toMatchObject({ status: "CANCELLED", statusBy: "op:bob", statusNote: "peak hours" });
     expect((await refusal(cancelRebalance(deps(), run.id, meta))).code).toBe("RING_CONFLICT");
-    const last = await env.redis.xrevrange(EVENTS_STREAM, "+", "-", "COUNT", 20);
+    const last = await env.redis.xrevrange(eventsStream(env.namespace), "+", "-", "COUNT", 20);
     const events = last.map(([, f]) => decodeEvent(f)).filter((e) => e?.type === "ring.rebalance" && e.runId === run.id);
     expect(events[0]).toMatchObject({ status: "CANCELLED", version: 2, moved: 0 });
 

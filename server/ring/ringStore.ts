@@ -22,6 +22,8 @@ import {
 export interface RingStoreDeps {
   prisma: PrismaClient;
   redis: Redis;
+  /** The deployment namespace: ring events go to its events stream. */
+  namespace: string;
 }
 
 export interface RingVersionInfo {
@@ -172,7 +174,7 @@ export async function saveRingVersion(
       },
     );
   }
-  const eventId = await publishEvent(deps.redis, {
+  const eventId = await publishEvent(deps.redis, deps.namespace, {
     v: 1,
     type: "ring.changed",
     version: row.version,

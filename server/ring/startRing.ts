@@ -25,8 +25,9 @@ export interface StartRingOptions {
 
 export async function startRing(opts: StartRingOptions): Promise<RingService> {
   const { prisma, redis, engine, log } = opts;
+  const namespace = engine.options.namespace;
   const hasher = await createHasher();
-  const ring = await ensureRing({ prisma, redis }, hasher, initialRingMembers(engine.shardNames), {
+  const ring = await ensureRing({ prisma, redis, namespace }, hasher, initialRingMembers(engine.shardNames), {
     actor: "system:startup",
     reason: "first ring: every shard of the engine at weight 1",
   });
@@ -36,7 +37,7 @@ export async function startRing(opts: StartRingOptions): Promise<RingService> {
   const unknown = ring.members.filter((m) => !engine.shardNames.includes(m.name)).map((m) => m.name);
   if (unknown.length > 0)
     log(`[ring] WARNING: ring version ${ring.version} names shards this engine does not know: ${unknown.join(", ")}`);
-  const router = await AccountRouter.start({ prisma, redis, hasher, log });
+  const router = await AccountRouter.start({ prisma, redis, namespace, hasher, log });
   await placeStrayAccounts(engine, opts.shards, router, { log });
   const service = new RingService({ ...opts, hasher, router });
   setRingService(service);

@@ -12,6 +12,8 @@ interface WorkerArgs {
   databaseUrl: string;
   redisUrl: string;
   shards: { name: string; url: string }[];
+  /** The parent's namespace: its engine finishes this one's moves, so their gids must match. */
+  namespace: string;
   runId: string;
   /** Die after the COMMIT decision of this move (1-based). */
   killAtMove: number;
@@ -25,7 +27,11 @@ const stack = createEngineStack({
   databaseUrl: args.databaseUrl,
   redisUrl: args.redisUrl,
   shards: args.shards,
-  options: { leaseMs: args.engineLeaseMs, heartbeatMs: Math.max(100, Math.floor(args.engineLeaseMs / 3)) },
+  options: {
+    namespace: args.namespace,
+    leaseMs: args.engineLeaseMs,
+    heartbeatMs: Math.max(100, Math.floor(args.engineLeaseMs / 3)),
+  },
   // Every transaction of this engine is a move.
   hooks: {
     afterDecision: () => {
@@ -39,6 +45,7 @@ process.stdout.write("ready\n");
 const outcome = await runRebalance({
   prisma: stack.prisma,
   redis: stack.redis,
+  namespace: args.namespace,
   hasher,
   runId: args.runId,
   ...accountMover({ engine: stack.engine, shards: stack.shards }),

@@ -18,7 +18,7 @@ export interface TestEnv {
   databaseUrl: string;
   shardUrls: { name: string; url: string }[];
   redisUrl: string;
-  /** This file's Redis key prefix for queues (engines get it as queueNamespace). */
+  /** This file's deployment namespace: its shards' gids, engines' queue, event and lock keys. */
   namespace: string;
   prisma: PrismaClient;
   db: Database;
@@ -52,7 +52,7 @@ export async function createTestEnv(
   const lazyDb = connectDatabase(databaseUrl, { synchronousCommit: false, poolSize: 8 });
   const prisma = db.prisma;
   const redis = new Redis(redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 2 });
-  const shards = shardUrls.map((s) => new PostgresShard({ ...s, poolSize: 16 }));
+  const shards = shardUrls.map((s) => new PostgresShard({ ...s, namespace: tag, poolSize: 16 }));
   for (const s of shards) await ensureBankSchema(s);
   const names = shards.map((s) => s.name);
   const placement = opts.placement === "modulo" ? moduloPlacement(names) : await initialPlacement(names);
@@ -83,7 +83,7 @@ export async function createTestEnv(
         redis,
         shards,
         ...overrides,
-        options: { leaseMs: 1_000, heartbeatMs: 200, queueNamespace: tag, ...overrides.options },
+        options: { leaseMs: 1_000, heartbeatMs: 200, namespace: tag, ...overrides.options },
       });
       engines.push(engine);
       await engine.start();
@@ -108,7 +108,8 @@ export async function createTestEnv(
       await db.close();
       await lazyDb.close();
       const queueKeys = await redis.keys(`${tag}:q:*`).catch(() => []);
-      if (queueKeys.length > 0) await redis.del(...queueKeys).catch(() => undefined);
+      // The namespace's events stream and deployment claim (server/engine/deploymentGuard.ts) too.
+      await redis.del(...queueKeys, `${tag}:events`, `${tag}:deployment`).catch(() => undefined);
       redis.disconnect();
       await databases.drop();
     },

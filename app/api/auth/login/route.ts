@@ -15,8 +15,9 @@ const loginBody = z.object({
 });
 
 export const POST = api({ role: "public", body: loginBody, maxBodyBytes: 4096 }, async ({ body, request }) => {
-  const { prisma, redis } = getRuntime();
+  const { prisma, redis, queues } = getRuntime();
   const { user, session } = await login(prisma, redis, {
+    namespace: queues.namespace,
     name: body.name,
     password: body.password,
     address: request.headers.get(CLIENT_ADDRESS_HEADER),

@@ -52,6 +52,12 @@ interface Branch {
 
 type Phase = "active" | "committing" | "committed" | "aborted";
 
+/**
+ * How long an abort waits for a branch's statement in flight past the point where the
+ * shard should have cancelled it, before it drops the session as unreachable.
+ */
+const BRANCH_SETTLE_MS = 5_000;
+
 export class Transaction {
   readonly id: string;
   readonly label: string;
@@ -499,11 +505,17 @@ export class Transaction {
   private async rollbackLocalBranches(): Promise<void> {
     await Promise.all(
       [...this.branches.values()].map(async (b) => {
-        // Wait for the query in flight (bounded by the statement timeout) before rolling back.
-        await b.queue;
+        // Wait for the query in flight (the shard cancels it at the deadline) before rolling
+        // back; a shard that stopped answering gets its session dropped instead.
+        const settled = await Promise.race([
+          b.queue.then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), BRANCH_SETTLE_MS).unref()),
+        ]);
         const client = b.client;
         b.client = null;
-        if (client) await b.shard.rollbackLocal(client);
+        if (!client) return;
+        if (settled) await b.shard.rollbackLocal(client);
+        else b.shard.discardBranch(client);
       }),
     );
   }

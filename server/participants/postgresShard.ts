@@ -23,6 +23,9 @@ export interface PreparedXact {
 
 export type ResolveResult = "done" | "missing";
 
+/** A PREPARE flushes a state file and WAL; one that takes longer than this is not coming back. */
+const PREPARE_TIMEOUT_MS = 15_000;
+
 /** SQLSTATE 42704: "prepared transaction with identifier … does not exist". */
 const UNDEFINED_OBJECT = "42704";
 
@@ -50,8 +53,18 @@ export class PostgresShard {
     if (longest > MAX_GID_BYTES)
       throw new Error(`shard name "${opts.name}" makes gids of ${longest} bytes (PostgreSQL allows ${MAX_GID_BYTES})`);
     const base = { connectionString: opts.url, application_name: `cohort:${opts.name}` };
-    this.workPool = new pg.Pool({ ...base, max: opts.poolSize ?? 20 });
-    this.controlPool = new pg.Pool({ ...base, max: opts.controlPoolSize ?? 32, connectionTimeoutMillis: 5_000 });
+    // Branch work is bounded by the transaction's deadline (a SET LOCAL statement_timeout, and
+    // the wait for a connection); phase two and recovery get fixed bounds, client-side too,
+    // because a partitioned network never answers at all and the server's timeout never fires.
+    this.workPool = new pg.Pool({ ...base, max: opts.poolSize ?? 20, keepAlive: true });
+    this.controlPool = new pg.Pool({
+      ...base,
+      max: opts.controlPoolSize ?? 32,
+      connectionTimeoutMillis: 5_000,
+      statement_timeout: 15_000,
+      query_timeout: 20_000,
+      keepAlive: true,
+    });
     // An idle client that dies (shard restart) must not crash the process.
     this.workPool.on("error", () => undefined);
     this.controlPool.on("error", () => undefined);
@@ -84,13 +97,18 @@ export class PostgresShard {
   /** Votes: true when PREPARE TRANSACTION succeeded. The client is released either way. */
   async prepare(client: pg.PoolClient, txId: string): Promise<{ ok: true } | { ok: false; error: Error }> {
     try {
-      await client.query(`PREPARE TRANSACTION ${gidLiteral(this.gid(txId))}`);
+      await timed(client, `PREPARE TRANSACTION ${gidLiteral(this.gid(txId))}`, PREPARE_TIMEOUT_MS);
       releaseBranch(client);
       return { ok: true };
     } catch (err) {
-      // A failed PREPARE rolls the local transaction back; the session is reusable unless broken.
-      await client.query("ROLLBACK").catch(() => undefined);
-      releaseBranch(client);
+      // A failed PREPARE rolls the local transaction back; the session is reusable unless
+      // broken. A PREPARE that timed out may still land: the coordinator treats every no vote
+      // as possibly prepared and rolls it back once ABORT is logged.
+      const broken = await timed(client, "ROLLBACK", 2_000).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      releaseBranch(client, broken);
       return { ok: false, error: err as Error };
     }
   }
@@ -98,11 +116,20 @@ export class PostgresShard {
   /** Ends an unprepared branch. */
   async rollbackLocal(client: pg.PoolClient): Promise<void> {
     try {
-      await client.query("ROLLBACK");
+      await timed(client, "ROLLBACK", 5_000);
       releaseBranch(client);
     } catch (err) {
       releaseBranch(client, err as Error);
     }
+  }
+
+  /**
+   * Drops a branch's session without a word to the shard: for a connection whose statement
+   * in flight does not come back (a partition). The shard rolls the work back when it
+   * notices the session is gone; nothing was prepared on it.
+   */
+  discardBranch(client: pg.PoolClient): void {
+    releaseBranch(client, new Error("branch connection discarded: the shard did not answer"));
   }
 
   commitPrepared(txId: string): Promise<ResolveResult> {
@@ -225,6 +252,14 @@ export class PostgresShard {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * A statement with a client-side bound: pg honours `query_timeout` per query (its types do
+ * not list it), rejecting the call and leaving the session to be destroyed on release.
+ */
+function timed(client: pg.PoolClient, text: string, ms: number): Promise<pg.QueryResult> {
+  return client.query({ text, query_timeout: ms } as pg.QueryConfig);
 }
 
 /** Back to the pool (which destroys a broken session rather than reuse it). */

@@ -3,6 +3,7 @@
 import { Redis } from "ioredis";
 import { connectDatabase, type Database, type PrismaClient } from "../db/prisma";
 import os from "node:os";
+import { pgFencingEpochSource } from "../locks/fencingEpoch";
 import { LockService } from "../locks/lockService";
 import { PostgresShard } from "../participants/postgresShard";
 import { Engine } from "./engine";
@@ -39,7 +40,11 @@ export function createEngineStack(opts: {
   const redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });
   redis.on("error", () => undefined); // reconnects by itself; events are best-effort
   const shards = opts.shards.map((s) => new PostgresShard({ ...s, poolSize: opts.poolSize ?? 20 }));
-  const locks = new LockService({ redis, host: `${os.hostname()}:${process.pid}` });
+  const locks = new LockService({
+    redis,
+    host: `${os.hostname()}:${process.pid}`,
+    epochSource: pgFencingEpochSource(db.pool),
+  });
   const engine = new Engine({
     locks,
     prisma,

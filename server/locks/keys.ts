@@ -26,6 +26,8 @@ export interface IndexKeys {
   detector: string;
   /** Stream of operator releases (who, why, before and after). */
   audit: string;
+  /** Fencing epoch and counter (scripts/includes/lockState.lua): every token comes from it. */
+  fence: string;
 }
 
 export function indexKeys(namespace: string): IndexKeys {
@@ -34,6 +36,7 @@ export function indexKeys(namespace: string): IndexKeys {
     waiting: `${namespace}:locks:waiting`,
     detector: `${namespace}:locks:detector`,
     audit: `${namespace}:locks:audit`,
+    fence: `${namespace}:locks:fence`,
   };
 }
 

@@ -35,10 +35,16 @@ export async function startClockShiftedRedis(): Promise<ClockShiftedRedis> {
   process.once("exit", killOnExit);
 
   const start = async () => {
+    // env(1) adds the preload to the inherited environment.
     const proc = spawn(
-      "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LD_PRELOAD: lib, CLOCKSHIFT_FILE: offsetFile } },
+      "env",
+      [
+        `LD_PRELOAD=${lib}`,
+        `CLOCKSHIFT_FILE=${offsetFile}`,
+        "redis-server",
+        ...["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
     );
     child = proc;
     await new Promise<void>((resolve, reject) => {

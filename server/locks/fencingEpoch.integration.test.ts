@@ -81,4 +81,23 @@ describe("fencing tokens", () => {
     const late = await runFenced(shard, accountFencing.setBalance, [1, stale.token, 0]).catch((e: unknown) => e);
     expect(isCohortError(late, "STALE_TOKEN")).toBe(true);
   });
+
+  it("take a new epoch when Redis comes back with its counter behind (AOF lost its last second, a replica behind)", async () => {
+    const locks = kit.service({ epochSource: pgFencingEpochSource(env.db.pool) });
+    const before = await locks.acquire({ key: "aof", owner: "a", ttlMs: 5_000 });
+    await locks.release(before);
+    // What a restart from an AOF missing its last writes looks like: the fence hash is there,
+    // its counter behind what was handed out. Then the connection drops and comes back.
+    await kit.redis.hset(`${kit.namespace}:locks:fence`, "n", "0");
+    const connection = kit.connectionOf(locks);
+    const reconnected = new Promise((r) => connection.once("ready", r));
+    connection.disconnect(true);
+    await reconnected;
+    const after = await waitFor(async () => {
+      const g = await locks.acquire({ key: "aof", owner: "b", ttlMs: 5_000 });
+      await locks.release(g);
+      return g;
+    });
+    expect(compareTokens(after.token, before.token), `${after.token} after ${before.token}`).toBe(1);
+  });
 });

@@ -151,7 +151,15 @@ export class LockService {
     const maxBatch = this.redis.isCluster ? 1 : MAX_BATCH;
     this.acquireBatch = new ScriptBatch((items) => this.runAcquire(items), maxBatch);
     this.releaseBatch = new ScriptBatch((grants) => this.runRelease(grants), maxBatch);
+    // A Redis that comes back (restart, failover) may have kept its fence hash but lost its
+    // last writes (AOF fsync once a second, a replica behind), and with them counter values
+    // already handed out. A new epoch on every (re)connection puts every later token above them.
+    if (this.epochSource) this.redis.on("ready", this.onReady);
   }
+
+  private readonly onReady = () => {
+    if (!this.closed) void this.installEpoch().catch(() => undefined); // else the next grant installs one
+  };
 
   /**
    * Takes the lock, queueing for up to `waitMs` behind conflicting holders and waiters.
@@ -454,6 +462,7 @@ export class LockService {
   /** Writes pending index changes and drops the wake-up connection. The Redis client stays open. */
   async close(): Promise<void> {
     this.closed = true;
+    this.redis.off("ready", this.onReady);
     this.wakeups.close();
     await this.index.close().catch(() => undefined);
   }
@@ -479,6 +488,8 @@ export class LockService {
    */
   private async withEpoch(call: () => Promise<unknown>): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
+      // No token from the old epoch while a new one is being installed (after a reconnection).
+      if (this.installing) await this.installing.catch(() => undefined);
       const reply = await call();
       if (reply !== NO_EPOCH && reply !== EPOCH_USED_UP) return reply;
       if (attempt >= 3) throw new Error(`the lock service could not install a fencing epoch (script answered ${String(reply)})`);

@@ -134,7 +134,9 @@ export async function benchQueues(config: Config, opts: { seconds: number; say: 
     const drain = async (): Promise<boolean> => {
       const deadline = Date.now() + DRAIN_MS;
       for (;;) {
-        const { rows } = await stack.db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox");
+        const { rows } = await stack.db.pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL",
+        );
         if (rows[0]!.n === 0) {
           const [figures] = await collectFigures(stack.redis, [stream]);
           const group = figures?.groups.find((g) => g.name === GROUP);
@@ -176,7 +178,7 @@ export async function benchQueues(config: Config, opts: { seconds: number; say: 
       w.until = performance.now();
       const elapsed = (w.until - started) / 1000;
       const used = cpu();
-      const { rows } = await stack.db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox");
+      const { rows } = await stack.db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE relayed_at IS NULL");
       const backlog = rows[0]!.n;
       await Promise.all(workers);
       window = null;

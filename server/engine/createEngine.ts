@@ -3,6 +3,7 @@
 import { Redis } from "ioredis";
 import { connectDatabase, connectPool, type Database, type PrismaClient } from "../db/prisma";
 import os from "node:os";
+import { pgFencingEpochSource } from "../locks/fencingEpoch";
 import { LockService } from "../locks/lockService";
 import { PostgresShard } from "../participants/postgresShard";
 import { defaultEngineOptions, Engine } from "./engine";
@@ -56,7 +57,12 @@ export function createEngineStack(opts: {
   // Shards, locks and engine share one namespace (the engine refuses a mix).
   const namespace = opts.options?.namespace ?? defaultEngineOptions.namespace;
   const shards = opts.shards.map((s) => new PostgresShard({ ...s, namespace, poolSize: opts.poolSize ?? 20 }));
-  const locks = new LockService({ redis, host: `${os.hostname()}:${process.pid}`, namespace });
+  const locks = new LockService({
+    redis,
+    host: `${os.hostname()}:${process.pid}`,
+    namespace,
+    epochSource: pgFencingEpochSource(db.pool),
+  });
   const engine = new Engine({
     locks,
     prisma,

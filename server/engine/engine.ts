@@ -114,6 +114,17 @@ export class Engine {
       enqueue: (txId, label, commit, shards) => this.enqueuePhase2(txId, label, commit, shards),
       onError: (m) => this.print(m),
     });
+    const markDeadLettered = async (fields: Record<string, string>, error: string) => {
+      if (!fields.tx || !fields.shard) return;
+      await this.coordinatorLog.markQueued({
+        txId: fields.tx,
+        shards: [fields.shard],
+        deadLettered: true,
+        detail: { error, deliveries: Number(fields._deliveries ?? 0), by: fields._by ?? "queue" },
+        actor: this.actor,
+      });
+      this.publish(fields.tx, fields.decision === "COMMIT" ? "COMMITTING" : "ABORTING", fields.label ?? "");
+    };
     this.phase2Queue = new StreamQueue({
       redis: deps.redis,
       stream: phase2Stream(this.options.namespace),
@@ -125,17 +136,13 @@ export class Engine {
       reclaimIdleMs: this.options.queueReclaimIdleMs,
       deleteOnAck: true,
       log: this.print,
-      onDeadLetter: async (fields, error) => {
-        if (!fields.tx || !fields.shard) return;
-        await this.coordinatorLog.markQueued({
-          txId: fields.tx,
-          shards: [fields.shard],
-          deadLettered: true,
-          detail: { error, deliveries: Number(fields._deliveries ?? 0), by: fields._by ?? "queue" },
-          actor: this.actor,
-        });
-        this.publish(fields.tx, fields.decision === "COMMIT" ? "COMMITTING" : "ABORTING", fields.label ?? "");
-      },
+      // A logged decision is delivered whatever it takes: past the limit the branch is marked
+      // dead-lettered (an alert for the console) and delivery goes on every phase2MaxDelayMs;
+      // the mark is cleared when it succeeds (resolveBranch).
+      keepDelivering: true,
+      onDeliveryLimit: (entry, error) =>
+        markDeadLettered({ ...entry.fields, _deliveries: String(entry.deliveries), _by: "queue" }, error),
+      onDeadLetter: markDeadLettered,
     });
     this.recovery = new Recovery({
       instanceId: this.instanceId,

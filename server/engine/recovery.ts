@@ -107,9 +107,11 @@ export class Recovery {
       FROM transactions t
       WHERE t.coordinator_id = ${me}::uuid AND t.ended_at IS NULL
         AND t.updated_at < now() - make_interval(secs => ${olderThanMs / 1000})
-        -- The phase-2 queue is retrying it, or gave up and a person decides: not stale.
+        -- The phase-2 queue is retrying it (a recent retry time, or a recent dead-letter mark:
+        -- past its delivery limit the queue keeps delivering): not stale. A dead-lettered branch
+        -- nothing retries any more (entry lost with Redis, moved by hand) is driven again.
         AND NOT EXISTS (SELECT 1 FROM branches q WHERE q.tx_id = t.id AND q.status IN ('ACTIVE', 'PREPARED')
-          AND (q.dead_lettered_at IS NOT NULL OR q.next_retry_at > now() - make_interval(secs => ${this.deps.queuedGraceMs / 1000})))
+          AND GREATEST(q.dead_lettered_at, q.next_retry_at) > now() - make_interval(secs => ${this.deps.queuedGraceMs / 1000}))
       ORDER BY t.started_at LIMIT 500`;
     const todo = stale.filter((t) => !busy.has(t.id));
     await mapLimit(todo, this.deps.concurrency, (tx) =>

@@ -15,9 +15,11 @@
 //
 // This is also what keeps writes safe when Redis loses its data (restart without
 // persistence, failover to a replica that missed writes): two clients may then both
-// believe they hold a lock, but tokens come from the Redis clock in µs (acquire-3.lua),
-// so the new grant's token is above the old one's and the shard accepts only one line of
-// writes per row. Mutual exclusion in Redis is the fast path; the fence is the guarantee.
+// believe they hold a lock, but a token is epoch · 10^9 + a counter in Redis, and a Redis
+// without its epoch takes a new one from a PostgreSQL sequence (fencingEpoch.ts), so the
+// new grant's token is above the old one's, whatever Redis's clock says, and the shard
+// accepts only one line of writes per row. Mutual exclusion in Redis is the fast path;
+// the fence is the guarantee.
 import type pg from "pg";
 import { CohortError } from "../errors";
 

@@ -26,6 +26,12 @@ export interface IndexKeys {
   detector: string;
   /** Stream of operator releases (who, why, before and after). */
   audit: string;
+  /**
+   * Fencing epoch and counter (scripts/includes/lockState.lua): every token comes from it.
+   * acquire and forceRelease touch it beside the lock's keys, so on Redis Cluster it would
+   * need a slot of its own per lock's slot (not done: Cohort runs on one Redis today).
+   */
+  fence: string;
 }
 
 export function indexKeys(namespace: string): IndexKeys {
@@ -34,6 +40,7 @@ export function indexKeys(namespace: string): IndexKeys {
     waiting: `${namespace}:locks:waiting`,
     detector: `${namespace}:locks:detector`,
     audit: `${namespace}:locks:audit`,
+    fence: `${namespace}:locks:fence`,
   };
 }
 

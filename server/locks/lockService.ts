@@ -57,6 +57,13 @@ export interface LockServiceConfig {
   forcedRecordMs?: number;
   /** Grants and waits younger than this are not written to the indexes (see lockIndex.ts). */
   indexDelayMs?: number;
+  /**
+   * Durable source of fencing epochs (fencingEpoch.ts: a PostgreSQL sequence), asked only
+   * when Redis has no epoch (it lost its data) or the epoch's tokens ran out. Without one
+   * the epoch comes from the Redis clock: tokens then survive data loss or a clock step,
+   * not both together.
+   */
+  epochSource?: () => Promise<number>;
 }
 
 const MAX_TTL_MS = 24 * 3_600_000;
@@ -89,6 +96,10 @@ type AcquireReply = (number | string)[];
 /** Locks per script call: bounds how long one call keeps Redis busy. */
 const MAX_BATCH = 256;
 
+/** Whole-call replies of the token-issuing scripts (scripts/acquire-3.lua). */
+const NO_EPOCH = -2;
+const EPOCH_USED_UP = -3;
+
 type AttemptResult =
   | { kind: "granted"; grant: LockGrant }
   | { kind: "busy"; retryAfterMs: number; blockedBy: string; deadline: number; blockerToken: string }
@@ -116,6 +127,9 @@ export class LockService {
   private readonly releaseBatch: ScriptBatch<LockGrant, number>;
   private waiterSeq = 0;
   private closed = false;
+  private readonly epochSource: (() => Promise<number>) | null;
+  /** The epoch being installed, shared by every call that found none. */
+  private installing: Promise<void> | null = null;
 
   constructor(config: LockServiceConfig) {
     this.redis = config.redis;
@@ -129,6 +143,7 @@ export class LockService {
     this.waiterHeartbeatMs = config.waiterHeartbeatMs ?? 1_000;
     this.waiterTtlMs = 3 * this.waiterHeartbeatMs;
     this.forcedRecordMs = config.forcedRecordMs ?? 24 * 3_600_000;
+    this.epochSource = config.epochSource ?? null;
     this.scripts = lockScripts(this.redis);
     this.indexKeys = indexKeys(this.namespace);
     this.index = new LockIndex(this.redis, this.indexKeys, config.indexDelayMs ?? 50);
@@ -136,7 +151,15 @@ export class LockService {
     const maxBatch = this.redis.isCluster ? 1 : MAX_BATCH;
     this.acquireBatch = new ScriptBatch((items) => this.runAcquire(items), maxBatch);
     this.releaseBatch = new ScriptBatch((grants) => this.runRelease(grants), maxBatch);
+    // A Redis that comes back (restart, failover) may have kept its fence hash but lost its
+    // last writes (AOF fsync once a second, a replica behind), and with them counter values
+    // already handed out. A new epoch on every (re)connection puts every later token above them.
+    if (this.epochSource) this.redis.on("ready", this.onReady);
   }
+
+  private readonly onReady = () => {
+    if (!this.closed) void this.installEpoch().catch(() => undefined); // else the next grant installs one
+  };
 
   /**
    * Takes the lock, queueing for up to `waitMs` behind conflicting holders and waiters.
@@ -291,9 +314,11 @@ export class LockService {
       throw new CohortError("BAD_REQUEST", "an operator release needs an actor (up to 200 characters) and a reason (up to 2000)");
     }
     const k = lockKeys(this.namespace, req.key);
-    const reply = (await this.scripts.forceRelease(
-      [k.lock, k.queue, k.waiters],
-      [req.expectedToken, actor, reason, this.forcedRecordMs],
+    const reply = (await this.withEpoch(() =>
+      this.scripts.forceRelease(
+        [this.indexKeys.fence, k.lock, k.queue, k.waiters],
+        [req.expectedToken, actor, reason, this.forcedRecordMs],
+      ),
     )) as [number, string, string?, string?, number?];
     const before = asArray<RawHolder>(JSON.parse(reply[1])).map(toHolder);
     if (reply[0] !== 1) {
@@ -437,6 +462,7 @@ export class LockService {
   /** Writes pending index changes and drops the wake-up connection. The Redis client stays open. */
   async close(): Promise<void> {
     this.closed = true;
+    this.redis.off("ready", this.onReady);
     this.wakeups.close();
     await this.index.close().catch(() => undefined);
   }
@@ -447,13 +473,40 @@ export class LockService {
   }
 
   private runAcquire(items: AcquireItem[]): Promise<AcquireReply[]> {
-    const keys: string[] = [];
+    const keys: string[] = [this.indexKeys.fence];
     const args: (string | number)[] = [this.host, this.waiterTtlMs, this.wakeups.channel];
     for (const { r, waiterId } of items) {
       keys.push(r.keys.lock, r.keys.queue, r.keys.waiters);
       args.push(r.owner, toScriptMode(r.mode), r.ttlMs, waiterId ?? "", waiterId === null ? "" : r.ownerStartedAt);
     }
-    return this.scripts.acquire(keys, args) as Promise<AcquireReply[]>;
+    return this.withEpoch(() => this.scripts.acquire(keys, args)) as Promise<AcquireReply[]>;
+  }
+
+  /**
+   * Runs a token-issuing script; when it finds no fencing epoch (Redis lost its data) or the
+   * epoch used up, installs a new one from the durable source and runs it again.
+   */
+  private async withEpoch(call: () => Promise<unknown>): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      // No token from the old epoch while a new one is being installed (after a reconnection).
+      if (this.installing) await this.installing.catch(() => undefined);
+      const reply = await call();
+      if (reply !== NO_EPOCH && reply !== EPOCH_USED_UP) return reply;
+      if (attempt >= 3) throw new Error(`the lock service could not install a fencing epoch (script answered ${String(reply)})`);
+      await this.installEpoch();
+    }
+  }
+
+  private installEpoch(): Promise<void> {
+    this.installing ??= (async () => {
+      try {
+        const candidate = this.epochSource ? String(await this.epochSource()) : "";
+        await this.scripts.epoch([this.indexKeys.fence], [candidate]);
+      } finally {
+        this.installing = null;
+      }
+    })();
+    return this.installing;
   }
 
   private runRelease(grants: LockGrant[]): Promise<number[]> {

@@ -6,7 +6,9 @@
 // Redis grants the same lock to the next client. Writes stay safe because of fencing on
 // the shard: each write carries its grant's token, the row refuses tokens older than the
 // newest it has seen (fencing.ts), and tokens stay monotonic across the loss because a
-// new token is at least the Redis clock in µs. So the guarantees checked here are: no
+// Redis without its fencing epoch installs a new, higher one (the services here have no
+// durable source, so it comes from the Redis clock: fencingEpoch.integration.test.ts covers
+// the PostgreSQL sequence with the clock stepped back). So the guarantees checked here are: no
 // lost update (the row's balance equals its start plus the writes it accepted), the old
 // holder's late write is refused, and tokens issued after the restart outrank those
 // issued before. The service itself reconnects, reloads its scripts (NOSCRIPT → EVAL)

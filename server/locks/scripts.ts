@@ -4,7 +4,9 @@
 //
 // <numKeys> is the number of keys per lock. acquire and release take any number of locks
 // per call (groups of keys), so every command is defined with a dynamic key count and the
-// caller passes it; the file name is still checked against the keys given.
+// caller passes it; the file name is still checked against the keys given. The scripts
+// that issue fencing tokens (acquire, forceRelease) take the fence hash first, before the
+// groups.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +18,10 @@ type Arg = string | number;
 type ScriptFn = (...args: Arg[]) => Promise<unknown>;
 export type ScriptCall = (keys: readonly string[], args: readonly Arg[]) => Promise<unknown>;
 
-const SCRIPT_NAMES = ["acquire", "release", "renew", "leave", "markVictim", "forceRelease", "inspect", "lease"] as const;
+const SCRIPT_NAMES = ["acquire", "release", "renew", "leave", "markVictim", "forceRelease", "inspect", "lease", "epoch"] as const;
+
+/** Keys before the per-lock groups: the fence hash, for the scripts that issue tokens. */
+const LEADING_KEYS: Partial<Record<string, number>> = { acquire: 1, forceRelease: 1 };
 type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 export type LockScripts = Record<ScriptName, ScriptCall>;
@@ -72,9 +77,10 @@ export function lockScripts(redis: LockRedis): LockScripts {
   const calls = {} as LockScripts;
   for (const s of all) {
     const fn = (redis as unknown as Record<string, ScriptFn>)[commandName(s.name)]!;
+    const leading = LEADING_KEYS[s.name] ?? 0;
     calls[s.name] = (keys, args) => {
-      if (keys.length === 0 || keys.length % s.keysPerLock !== 0)
-        throw new Error(`${s.name}: keys come in groups of ${s.keysPerLock}`);
+      if (keys.length <= leading || (keys.length - leading) % s.keysPerLock !== 0)
+        throw new Error(`${s.name}: keys come in groups of ${s.keysPerLock} after ${leading} leading key(s)`);
       return fn.call(redis, keys.length, ...keys, ...args);
     };
   }

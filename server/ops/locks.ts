@@ -13,6 +13,7 @@ import type { PrismaClient } from "../db/prisma";
 import { CohortError, isCohortError } from "../errors";
 import { wholeNumber } from "../http/inputs";
 import { assertLockKey, parseHeldMember } from "../locks/keys";
+import { pgFencingEpochSource } from "../locks/fencingEpoch";
 import { LockService } from "../locks/lockService";
 import type { ForcedRelease, HeldLock, LockHolder, LockMode, LockWaiter } from "../locks/types";
 import { edgeId, findCycles } from "../locks/waitForGraph";
@@ -187,11 +188,16 @@ function runtimeLockService(runtime: Runtime): LockService {
   const holder = globalThis as { [OWN_SERVICES]?: WeakMap<Redis, LockService> };
   const services = (holder[OWN_SERVICES] ??= new WeakMap());
   let service = services.get(runtime.redis);
-  if (!service)
-    services.set(
-      runtime.redis,
-      (service = new LockService({ redis: runtime.redis, host: "console", namespace: runtime.queues.namespace })),
-    );
+  if (!service) {
+    // Operator releases issue tokens too: from the same durable epochs as the engines' (fencingEpoch.ts).
+    service = new LockService({
+      redis: runtime.redis,
+      host: "console",
+      namespace: runtime.queues.namespace,
+      epochSource: pgFencingEpochSource(runtime.pool),
+    });
+    services.set(runtime.redis, service);
+  }
   return service;
 }
 

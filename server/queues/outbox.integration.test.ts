@@ -19,7 +19,9 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.cleanup());
 
-const outboxRows = async () => Number((await env.db.pool.query<{ n: string }>("SELECT count(*) AS n FROM outbox")).rows[0]!.n);
+/** Rows not on the stream yet (relayed rows are kept until the consumers are done: outboxRelay.ts). */
+const outboxRows = async () =>
+  Number((await env.db.pool.query<{ n: string }>("SELECT count(*) AS n FROM outbox WHERE relayed_at IS NULL")).rows[0]!.n);
 
 async function streamEvents(): Promise<Record<string, string>[]> {
   const rows = (await env.redis.xrange(outboxStream(env.namespace), "-", "+")) as [string, string[]][];

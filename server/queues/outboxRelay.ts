@@ -1,21 +1,36 @@
 // The outbox relay (DESIGN.md §4): moves committed outbox rows from the coordinator
-// database to the outbox stream, at least once.
+// database to the outbox stream, at least once, and loses none when Redis loses its data.
 //
-// Each batch is one database transaction: delete the oldest rows and take them (FOR UPDATE
-// SKIP LOCKED, so several relays share the work), XADD them, then commit. A relay that dies
-// after the XADD and before the commit leaves the rows in place: they are relayed again and
-// consumers see a duplicate, which they drop by event id. Nothing committed is ever lost,
-// because a row leaves the table only in a commit that follows its XADD.
+// Each batch is one database transaction: mark the oldest unrelayed rows (FOR UPDATE SKIP
+// LOCKED, so several relays share the work), XADD them, record their entry ids, commit. A
+// relay that dies after the XADD and before the commit leaves the rows unrelayed: they go
+// out again and consumers drop the duplicate by event id.
+//
+// A relayed row is kept, not deleted: a Redis that restarts without persistence loses the
+// stream, and the row is what puts its event back. Every Redis the relay writes to carries
+// a marker key with a random value (the relay epoch), set by the relay; the XADDs run in one
+// MULTI with a read of it, so an event is recorded as relayed only into a Redis that still
+// had its marker. A Redis found without the marker lost its data: every kept row is marked
+// unrelayed again, then the marker is set, and the rows go out once more. A kept row is
+// deleted only when every consumer group of the Redis it went to has acknowledged its entry,
+// after a retention window while Redis persists (AOF), or, with no consumer group at all,
+// after a long retention window (nobody was reading it).
+import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { errorMessage } from "../errors";
-import { enqueueAll, registerStream, streamName } from "./streamQueue";
+import { registerStream, streamName } from "./streamQueue";
 
 /** How many events the outbox stream keeps while no consumer group reads it. */
 export const UNCONSUMED_MAXLEN = 1_000_000;
 
 export function outboxStream(namespace: string): string {
   return streamName(namespace, "outbox");
+}
+
+/** The relay's marker key in the Redis holding `stream`: missing means that Redis lost its data. */
+export function relayMarkerKey(stream: string): string {
+  return `${stream}:relay-epoch`;
 }
 
 interface Row {
@@ -37,8 +52,12 @@ export interface OutboxRelayOptions {
   batch?: number;
   /** How often to look for rows written by other processes; this process's engine wakes the relay at once. */
   pollMs?: number;
-  /** Trims entries every group has acknowledged, this often. */
+  /** Trims entries every group has acknowledged, and deletes their kept rows, this often. */
   trimEveryMs?: number;
+  /** While Redis persists (AOF), kept rows are deleted this long after relaying even if unread. */
+  persistentRetentionMs?: number;
+  /** With no consumer group on the stream, kept rows are deleted this long after relaying. */
+  unconsumedRetentionMs?: number;
   log?: (line: string) => void;
   /** Fault injection for tests: called after the XADDs and before the commit. */
   afterPublish?: (ids: string[]) => void | Promise<void>;
@@ -47,31 +66,63 @@ export interface OutboxRelayOptions {
 export interface OutboxRelay {
   /** Committed rows are waiting: relay now instead of at the next poll. */
   nudge(): void;
-  /** Relays until the table is empty (tests, benchmarks). */
+  /** Relays until no unrelayed row is left (tests, benchmarks). */
   drain(): Promise<number>;
   readonly relayed: number;
   stop(): Promise<void>;
 }
 
+/** The Redis the relay wrote to before has lost its data: the batch was rolled back. */
+class RedisDataLost extends Error {}
+
+/**
+ * Makes sure the Redis holding the stream carries the relay's marker; when it does not
+ * (first start, or the Redis lost its data), first marks every kept row unrelayed, so that
+ * each event goes out again. Returns the marker value.
+ */
+export async function ensureRelayEpoch(opts: Pick<OutboxRelayOptions, "pool" | "redis" | "stream" | "log">): Promise<string> {
+  const key = relayMarkerKey(opts.stream);
+  const current = await opts.redis.get(key);
+  if (current) return current;
+  // Rows some relay is relaying right now are locked: this waits for them and resets them too.
+  const reset = await opts.pool.query(
+    "UPDATE outbox SET relayed_at = NULL, stream_id = NULL, relay_epoch = NULL WHERE relayed_at IS NOT NULL",
+  );
+  if (reset.rowCount) opts.log?.(`[outbox] Redis lost the stream: relaying ${reset.rowCount} kept event(s) again`);
+  await opts.redis.set(key, randomBytes(12).toString("base64url"), "NX");
+  const value = await opts.redis.get(key);
+  if (!value) throw new RedisDataLost("the relay marker vanished right after it was set");
+  return value;
+}
+
 /** Relays one batch; returns how many rows it moved. */
 export async function relayBatch(opts: OutboxRelayOptions): Promise<number> {
+  await ensureRelayEpoch(opts);
   const client = await opts.pool.connect();
+  // pg emits 'error' on a checked-out client whose connection dies (a terminated backend),
+  // and pg-pool listens only while the client is idle: without this the process would crash.
+  let connectionError: Error | undefined;
+  const onError = (err: Error) => {
+    connectionError = err;
+    opts.log?.(`[outbox] relay connection failed: ${errorMessage(err)}`);
+  };
+  client.on("error", onError);
   try {
     await client.query("BEGIN");
-    // Delete-and-return in one statement: if the XADDs or the commit fail, the rollback puts
-    // the rows back. RETURNING does not keep the subquery's order, hence the sort.
     const { rows } = await client.query<Row>(
-      `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+      `UPDATE outbox SET relayed_at = now()
+       WHERE seq IN (SELECT seq FROM outbox WHERE relayed_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
        RETURNING seq::text, id::text, tx_id::text, aggregatetype, aggregateid, type, payload::text AS payload,
          (EXTRACT(EPOCH FROM created_at) * 1000)::float8 AS created_at`,
       [opts.batch ?? 500],
     );
+    // RETURNING does not keep the subquery's order, hence the sort.
     rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
     if (rows.length === 0) {
       await client.query("COMMIT");
       return 0;
     }
-    await enqueueAll(
+    const { epoch, ids } = await publish(
       opts.redis,
       opts.stream,
       rows.map((r) => ({
@@ -84,25 +135,91 @@ export async function relayBatch(opts: OutboxRelayOptions): Promise<number> {
         created_at: String(Math.round(r.created_at)),
       })),
     );
+    await client.query(
+      `UPDATE outbox o SET stream_id = v.stream_id, relay_epoch = $3
+       FROM unnest($1::bigint[], $2::text[]) AS v(seq, stream_id) WHERE o.seq = v.seq`,
+      [rows.map((r) => r.seq), ids, epoch],
+    );
     if (opts.afterPublish) await opts.afterPublish(rows.map((r) => r.id));
     await client.query("COMMIT");
     return rows.length;
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
+    await client.query("ROLLBACK").catch((e: unknown) => (connectionError ??= e instanceof Error ? e : new Error(String(e))));
     throw err;
   } finally {
-    client.release();
+    client.off("error", onError);
+    // A client whose connection failed is destroyed, never handed to the next caller.
+    client.release(connectionError);
   }
 }
 
 /**
- * Deletes the entries every consumer group is done with: older than each group's oldest
- * pending entry and than what it last read. Redis 7.0 has no "trim acknowledged" option.
+ * XADDs the events in one MULTI with a read of the relay's marker, so they are recorded as
+ * relayed only into a Redis that kept its data since the marker was set. Throws
+ * RedisDataLost (the caller rolls back) when the marker is gone.
  */
-export async function trimConsumed(redis: Redis, stream: string): Promise<number> {
+async function publish(
+  redis: Redis,
+  stream: string,
+  entries: Record<string, string>[],
+): Promise<{ epoch: string; ids: string[] }> {
+  const multi = redis.multi().get(relayMarkerKey(stream));
+  for (const fields of entries) multi.xadd(stream, "*", ...Object.entries(fields).flat());
+  const results = await multi.exec();
+  if (!results || results.length !== entries.length + 1) throw new Error(`the XADD transaction to ${stream} was cut short`);
+  const failed = results.find(([err]) => err);
+  if (failed) throw failed[0];
+  const epoch = results[0]![1] as string | null;
+  if (!epoch) throw new RedisDataLost(`Redis lost the relay marker of ${stream}: relaying again`);
+  return { epoch, ids: results.slice(1).map(([, id]) => id as string) };
+}
+
+/**
+ * Deletes kept rows nobody can need again: those whose entries every consumer group of the
+ * Redis they went to has acknowledged; while Redis persists (AOF), those relayed longer
+ * than `persistentRetentionMs` ago; with no consumer group, those relayed longer than
+ * `unconsumedRetentionMs` ago. Returns how many rows it deleted.
+ */
+export async function retireRelayed(
+  opts: Pick<OutboxRelayOptions, "pool" | "redis" | "stream" | "persistentRetentionMs" | "unconsumedRetentionMs">,
+): Promise<number> {
+  const multi = await opts.redis.multi().get(relayMarkerKey(opts.stream)).info("persistence").exec();
+  const epoch = multi?.[0]?.[1] as string | null | undefined;
+  if (!epoch) return 0; // lost data: the next batch re-relays the kept rows first
+  const persistent = /^aof_enabled:1\s*$/m.test(String(multi?.[1]?.[1] ?? ""));
+  const floor = await consumedFloor(opts.redis, opts.stream);
+  let deleted = 0;
+  if (floor) {
+    const [ms, seq] = floor.split("-") as [string, string];
+    // Entry ids of one Redis grow; the epoch keeps ids of a Redis that was replaced apart.
+    const r = await opts.pool.query(
+      `DELETE FROM outbox WHERE relayed_at IS NOT NULL AND relay_epoch = $1 AND stream_id IS NOT NULL
+         AND (split_part(stream_id, '-', 1)::numeric, split_part(stream_id, '-', 2)::numeric) < ($2::numeric, $3::numeric)`,
+      [epoch, ms, seq],
+    );
+    deleted += r.rowCount ?? 0;
+  }
+  const retentionMs = persistent
+    ? (opts.persistentRetentionMs ?? 60_000)
+    : floor === null
+      ? (opts.unconsumedRetentionMs ?? 86_400_000)
+      : null;
+  if (retentionMs !== null) {
+    const r = await opts.pool.query(
+      "DELETE FROM outbox WHERE relayed_at < now() - make_interval(secs => $1::float8 / 1000) AND relay_epoch = $2",
+      [retentionMs, epoch],
+    );
+    deleted += r.rowCount ?? 0;
+  }
+  return deleted;
+}
+
+/**
+ * The id below which every consumer group has acknowledged every entry: its oldest pending
+ * entry, else the entry after the last one it read. Null when the stream has no group.
+ */
+export async function consumedFloor(redis: Redis, stream: string): Promise<string | null> {
   const groups = (await redis.call("XINFO", "GROUPS", stream).catch(() => [])) as (string | number)[][];
-  // Nobody consumes yet: keep a generous history for a group created later, not everything.
-  if (groups.length === 0) return Number(await redis.xtrim(stream, "MAXLEN", "~", UNCONSUMED_MAXLEN).catch(() => 0));
   let floor: string | null = null;
   for (const g of groups) {
     const m = new Map<string, string | number>();
@@ -112,7 +229,17 @@ export async function trimConsumed(redis: Redis, stream: string): Promise<number
     const needed = summary[0] > 0 && summary[1] ? summary[1] : nextId(String(m.get("last-delivered-id") ?? "0-0"));
     if (floor === null || compareIds(needed, floor) < 0) floor = needed;
   }
-  return floor ? Number(await redis.xtrim(stream, "MINID", floor)) : 0;
+  return floor;
+}
+
+/**
+ * Deletes the entries every consumer group is done with (Redis 7.0 has no "trim
+ * acknowledged" option); with no group, keeps a generous history for a group created later.
+ */
+export async function trimConsumed(redis: Redis, stream: string): Promise<number> {
+  const floor = await consumedFloor(redis, stream);
+  if (floor === null) return Number(await redis.xtrim(stream, "MAXLEN", "~", UNCONSUMED_MAXLEN).catch(() => 0));
+  return Number(await redis.xtrim(stream, "MINID", floor));
 }
 
 function compareIds(a: string, b: string): number {
@@ -147,6 +274,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         relayed += moved;
         if (Date.now() - lastTrim >= trimEveryMs) {
           lastTrim = Date.now();
+          await retireRelayed(opts);
           await trimConsumed(opts.redis, opts.stream);
         }
         failing = false;

@@ -1,6 +1,7 @@
 // Phase-2 delivery through the queue, end to end on real PostgreSQL shards and Redis:
-// dead-lettering after the delivery limit (and the recovery sweeps leaving it alone), the
-// operator's requeue finishing the transaction, a dead engine's entries reclaimed by
+// a logged decision delivered through a shard outage past the delivery limit (the dead
+// letter an alert, delivery going on), a branch whose entry was moved by hand driven again
+// by the stale sweep, a dead engine's entries reclaimed by
 // another engine's consumer, entries the coordinator log refuses, and Redis lost before or
 // after the entries were queued.
 import { randomUUID } from "node:crypto";
@@ -10,20 +11,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../engine/engine";
 import type { EngineHooks } from "../engine/types";
 import { listInDoubt } from "../ops/inDoubt";
-import { requeueDeadLetter, type QueueOpsDeps } from "../ops/queues";
 import { applyLeg } from "../sim/transfer";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { waitFor } from "../testing/waitFor";
 import { phase2Stream, PHASE2_GROUP } from "./phase2Entries";
 import { listDeadLetters } from "./queueOps";
-import { enqueue, queueKeys } from "./streamQueue";
+import { deadLetterEntry, enqueue, queueKeys } from "./streamQueue";
 
 let env: TestEnv;
-let deps: QueueOpsDeps;
 
 beforeAll(async () => {
   env = await createTestEnv({ shards: 2, accounts: 20, placement: "modulo" });
-  deps = { prisma: env.prisma, redis: env.redis, namespace: env.namespace, reclaimIdleMs: 1_000, rabbit: null };
 });
 afterAll(async () => env?.cleanup());
 
@@ -58,58 +56,84 @@ async function commitWithShardBDown(engine: Engine, label: string): Promise<stri
 }
 
 describe("phase-2 queue", () => {
-  it("dead-letters a branch after the delivery limit, leaves it to a person, and a requeue finishes it", async () => {
+  it("keeps delivering a logged decision through a shard outage longer than the delivery limit, with the dead letter as an alert", async () => {
+    // A real outage of shard-b: its database refuses connections and its sessions are
+    // terminated, right after the branch was prepared and before COMMIT PREPARED reaches it.
+    const dbName = decodeURIComponent(new URL(env.shardUrls.find((s) => s.name === "shard-b")!.url).pathname.slice(1));
+    let outages = 0;
+    const down = async () => {
+      outages++;
+      await env.admin(`ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS false`);
+      await env.admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${dbName}'`);
+    };
+    const up = () => env.admin(`ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS true`);
+    const engine = await env.engine({
+      options: { ...FAST, phase2MaxDeliveries: 3, reconcileEveryMs: 200 },
+      hooks: {
+        beforeResolve: async (_tx, shard) => {
+          if (shard === "shard-b" && outages === 0) await down();
+        },
+      },
+    });
+    try {
+      const txId = await commitWithShardBDown(engine, "test-dead-letter");
+      // The limit is 3 deliveries 20-100 ms apart: well past it, the branch is marked…
+      await waitFor(async () => (await txRow(txId)).branches[1]!.deadLetteredAt, 10_000, "the branch marked dead-lettered");
+      expect(await timeline(txId)).toContain("phase2.dead-lettered@shard-b");
+      const inDoubt = await listInDoubt(env.prisma, { thresholdMs: 0 });
+      expect(inDoubt.find((t) => t.id === txId)?.cause).toBe("phase2-dead-lettered");
+      // …but not given up: the entry stays pending (nothing in the dead letters) and keeps
+      // being delivered, and the stale sweep (every 200 ms here) does not queue it twice.
+      const deliveriesNow = async () => {
+        const rows = (await env.redis.xpending(stream(), PHASE2_GROUP, "-", "+", 10)) as [string, string, number, number][];
+        return rows[0]?.[3] ?? 0;
+      };
+      const before = await deliveriesNow();
+      await new Promise((r) => setTimeout(r, 1_200));
+      expect(await deliveriesNow()).toBeGreaterThan(before);
+      expect(before).toBeGreaterThanOrEqual(3);
+      expect((await listDeadLetters(env.redis, stream())).total).toBe(0);
+      expect((await timeline(txId)).filter((t) => t === "phase2.queued@shard-b")).toHaveLength(1);
+      expect((await txRow(txId)).status).toBe("COMMITTING");
+
+      // The shard comes back: the transaction ends COMMITTED without any person.
+      await up();
+      await waitFor(async () => (await txRow(txId)).status === "COMMITTED", 15_000, "COMMITTED once shard-b is back");
+      const done = await txRow(txId);
+      expect(done.branches.every((b) => b.status === "COMMITTED" && b.deadLetteredAt === null)).toBe(true);
+      expect(await ledgerRows("shard-b", txId)).toBe(1);
+      expect(await env.shard("shard-b").isPrepared(txId)).toBe(false);
+      expect(await timeline(txId)).toEqual(expect.arrayContaining(["phase2.done@shard-b", "end"]));
+      expect(((await env.redis.xpending(stream(), PHASE2_GROUP)) as unknown[])[0]).toBe(0);
+    } finally {
+      await up();
+      await engine.stop();
+    }
+  });
+
+  it("drives a dead-lettered branch again once nothing retries it (its entry moved by hand)", async () => {
     const down = { b: true };
     const engine = await env.engine({
-      options: {
-        ...FAST,
-        phase2MaxDeliveries: 3,
-        reconcileEveryMs: 200,
-      },
+      options: { ...FAST, phase2MaxDeliveries: 3, reconcileEveryMs: 200 },
       hooks: shardBDownWhile(down),
     });
-    const txId = await commitWithShardBDown(engine, "test-dead-letter");
-
-    const dead = await waitFor(
-      async () => {
-        const d = await listDeadLetters(env.redis, stream());
-        return d.total === 1 ? d.entries[0]! : null;
-      },
-      15_000,
-      "the entry to be dead-lettered",
-    );
-    expect(dead.fields).toMatchObject({ tx: txId, shard: "shard-b", decision: "COMMIT" });
-    expect(dead.deliveries).toBe(3);
-    expect(dead.by).toBe("queue");
-    expect(dead.error).toContain("shard-b unreachable");
-    expect(((await env.redis.xpending(stream(), PHASE2_GROUP)) as unknown[])[0]).toBe(0);
-
-    await waitFor(async () => (await txRow(txId)).branches[1]!.deadLetteredAt, 5_000, "the branch marked dead-lettered");
-    const row = await txRow(txId);
-    expect(row.status).toBe("COMMITTING");
-    expect(row.branches.map((b) => b.status)).toEqual(["COMMITTED", "PREPARED"]);
-    expect(await timeline(txId)).toContain("phase2.dead-lettered@shard-b");
-    const inDoubt = await listInDoubt(env.prisma, { thresholdMs: 0 });
-    const listed = inDoubt.find((t) => t.id === txId);
-    expect(listed?.cause).toBe("phase2-dead-lettered");
-    expect(listed?.why).toContain("shard-b");
-
-    // The stale sweep runs every 200 ms here: it must not queue the dead-lettered branch again.
-    await new Promise((r) => setTimeout(r, 1_200));
-    expect(await env.redis.xlen(stream())).toBe(0);
-    expect((await timeline(txId)).filter((t) => t === "phase2.queued@shard-b")).toHaveLength(1);
-
+    const txId = await commitWithShardBDown(engine, "test-dead-letter-moved");
+    const [entry] = (await env.redis.xpending(stream(), PHASE2_GROUP, "-", "+", 10)) as [string, string, number, number][];
+    expect(entry).toBeDefined();
+    // What an operator's "move to the dead letters" does.
+    await deadLetterEntry(env.redis, stream(), PHASE2_GROUP, entry![0], {
+      error: "moved by hand",
+      by: "test",
+      deleteFromStream: true,
+    });
+    await env.prisma.branch.updateMany({ where: { txId, shard: "shard-b" }, data: { deadLetteredAt: new Date() } });
     down.b = false;
-    const operator = { id: "00000000-0000-0000-0000-000000000001", name: "test-operator" };
-    await requeueDeadLetter(deps, { stream: stream(), deadId: dead.id, operator, reason: "shard-b is back" });
-    await waitFor(async () => (await txRow(txId)).status === "COMMITTED", 10_000, "COMMITTED after the requeue");
-    const done = await txRow(txId);
-    expect(done.branches.every((b) => b.status === "COMMITTED" && b.deadLetteredAt === null)).toBe(true);
+    // After the queue's grace (queueReclaimIdleMs, 1 s) the stale sweep delivers it by the log.
+    await waitFor(async () => (await txRow(txId)).status === "COMMITTED", 15_000, "COMMITTED by the stale sweep");
     expect(await ledgerRows("shard-b", txId)).toBe(1);
-    expect((await listDeadLetters(env.redis, stream())).total).toBe(0);
-    expect(await timeline(txId)).toEqual(expect.arrayContaining(["phase2.requeued@shard-b", "phase2.done@shard-b", "end"]));
-    expect(await env.shard("shard-b").isPrepared(txId)).toBe(false);
     await engine.stop();
+    // The hand move raced the engine's own failing delivery, which may have recorded its error after it.
+    await env.redis.del(queueKeys(stream()).dead, queueKeys(stream()).errors);
   });
 
   it("reclaims the pending entries of a dead engine's consumer with another engine (XAUTOCLAIM)", async () => {

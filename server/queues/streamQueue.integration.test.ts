@@ -353,6 +353,38 @@ describe("dead letters", () => {
   });
 });
 
+describe("keepDelivering", () => {
+  it("retries past maxDeliveries at the capped backoff, and alerts once per entry, for a backlog longer than one look at the pending list", async () => {
+    const alerts: { id: string; deliveries: number }[] = [];
+    const deliveries = new Map<string, number>();
+    await startQueue(
+      async (entry) => {
+        deliveries.set(entry.id, (deliveries.get(entry.id) ?? 0) + 1);
+        throw new Error("shard down");
+      },
+      {
+        consumer: "c1",
+        batch: 256,
+        keepDelivering: true,
+        onDeliveryLimit: async (entry) => {
+          alerts.push({ id: entry.id, deliveries: entry.deliveries });
+        },
+      },
+    );
+    // More entries than one look at the pending list (100) takes.
+    const ids: string[] = [];
+    for (let i = 0; i < 150; i++) ids.push(await enqueue(redis, stream, { n: String(i) }));
+    // maxDeliveries is 3: every entry is delivered well past it, the last ones included.
+    await waitFor(async () => ids.every((id) => (deliveries.get(id) ?? 0) >= 5), 20_000, "every entry past the limit");
+    expect(await redis.xlen(keys.dead)).toBe(0);
+    expect((await pendingRows()).length).toBe(150);
+    // One alert per entry, at its third delivery.
+    expect(new Set(alerts.map((a) => a.id)).size).toBe(150);
+    expect(alerts).toHaveLength(150);
+    expect(alerts.every((a) => a.deliveries === 3)).toBe(true);
+  });
+});
+
 describe("operator views and moves on pending entries", () => {
   it("lists a failing pending entry with its consumer, deliveries, idle time, fields and last error", async () => {
     const { handler } = recorder(() => {

@@ -5,7 +5,10 @@
 // delivery count, so the backoff schedule lives in Redis and survives restarts. Entries whose
 // consumer died are taken by any live consumer once idle past `reclaimIdleMs` (XAUTOCLAIM),
 // which must exceed the longest backoff so live consumers' retries are never stolen. After
-// `maxDeliveries` deliveries an entry moves to `<stream>:dead` with its last error.
+// `maxDeliveries` deliveries an entry moves to `<stream>:dead` with its last error, unless
+// the queue keeps delivering (`keepDelivering`): then reaching the limit raises an alert
+// (`onDeliveryLimit`) and the entry is retried at the capped backoff until it succeeds, for
+// work that must be done eventually whatever it takes (a logged phase-2 decision).
 import type { Redis } from "ioredis";
 import { exponentialBackoff } from "../engine/backoff";
 import { errorMessage } from "../errors";
@@ -61,6 +64,13 @@ export interface StreamQueueOptions {
   log?: (line: string) => void;
   /** Told of every entry moved to the dead letters by this queue (the domain marks what it stands for). */
   onDeadLetter?: (fields: Record<string, string>, error: string) => Promise<void>;
+  /**
+   * Never dead-letter an entry for its delivery count: past `maxDeliveries` it is retried
+   * every `maxDelayMs` until it succeeds. Only a handler's DeadLetterNow moves it to the dead letters.
+   */
+  keepDelivering?: boolean;
+  /** With `keepDelivering`: told once when an entry fails its `maxDeliveries`th delivery (an alert, not a stop). */
+  onDeliveryLimit?: (entry: QueueEntry, error: string) => Promise<void>;
 }
 
 export type Handler = (entry: QueueEntry) => Promise<void>;
@@ -262,9 +272,9 @@ export class StreamQueue {
     const due = pending.filter(([id, , idle, n]) => !this.inFlight.has(id) && idle >= retryDelay(n, baseDelayMs, maxDelayMs));
     // Stopped meanwhile: claiming now would count a delivery nobody makes.
     if (due.length === 0 || !this.running) return;
-    const toDead = due.filter(([, , , n]) => n >= maxDeliveries);
-    for (const [id] of toDead) await this.deadLetter(id, "", "queue");
-    const retry = due.filter(([, , , n]) => n < maxDeliveries);
+    const limited = this.opts.keepDelivering ? [] : due.filter(([, , , n]) => n >= maxDeliveries);
+    for (const [id] of limited) await this.deadLetter(id, "", "queue");
+    const retry = this.opts.keepDelivering ? due : due.filter(([, , , n]) => n < maxDeliveries);
     if (retry.length === 0) return;
     const pipe = redis.pipeline();
     // min-idle makes the claim a compare-and-set: a consumer that claimed it first reset the idle time.
@@ -295,10 +305,11 @@ export class StreamQueue {
         const counts = await this.deliveryCounts(entries.map(([id]) => id));
         const claimed = entries.map(([id, flat]) => ({ id, fields: fieldsToRecord(flat!), deliveries: counts.get(id) ?? 1 }));
         // The claim counted a delivery: one past the limit has had its last chance already.
-        for (const e of claimed.filter((c) => c.deliveries > this.opts.maxDeliveries)) await this.deadLetter(e.id, "", "queue");
+        const overLimit = (c: QueueEntry) => !this.opts.keepDelivering && c.deliveries > this.opts.maxDeliveries;
+        for (const e of claimed.filter(overLimit)) await this.deadLetter(e.id, "", "queue");
         await this.handleAll(
           handler,
-          claimed.filter((c) => c.deliveries <= this.opts.maxDeliveries),
+          claimed.filter((c) => !overLimit(c)),
         );
       }
       if (next === "0-0") break;
@@ -354,11 +365,16 @@ export class StreamQueue {
 
   private async failed(entry: QueueEntry, err: unknown): Promise<void> {
     const message = errorMessage(err).slice(0, 2000);
-    if (err instanceof DeadLetterNow || entry.deliveries >= this.opts.maxDeliveries) {
+    if (err instanceof DeadLetterNow || (!this.opts.keepDelivering && entry.deliveries >= this.opts.maxDeliveries)) {
       await this.deadLetter(entry.id, message, "queue");
       return;
     }
     await this.opts.redis.hset(this.keys.errors, entry.id, message);
+    if (this.opts.keepDelivering && entry.deliveries === this.opts.maxDeliveries && this.opts.onDeliveryLimit) {
+      await this.opts
+        .onDeliveryLimit(entry, message)
+        .catch((e: unknown) => this.opts.log?.(`queue ${this.opts.stream}: alerting on ${entry.id}: ${errorMessage(e)}`));
+    }
   }
 
   /** A pending entry whose stream entry was deleted (trimmed): nothing left to deliver. */

@@ -14,10 +14,11 @@
   client that is gone.
 
     Input:
+      KEYS[1] fence hash (epoch, counter)  ns:locks:fence
       For each lock i (from 1):
-        KEYS[3i-2] lock hash           ns:{lock:<key>}
-        KEYS[3i-1] waiter queue zset   ns:{lock:<key>}:q
-        KEYS[3i]   waiter record hash  ns:{lock:<key>}:w
+        KEYS[3i-1] lock hash           ns:{lock:<key>}
+        KEYS[3i]   waiter queue zset   ns:{lock:<key>}:q
+        KEYS[3i+1] waiter record hash  ns:{lock:<key>}:w
 
       ARGV[1] host of the caller
       ARGV[2] waiter heartbeat ttl, ms (a waiter is dropped if not called again within it)
@@ -42,6 +43,9 @@
                                                    waiter queued ahead
       { -1 }                                       the deadlock detector chose this waiter
                                                    as victim; it has left the queue
+    or, instead of the list, for the whole call (nothing changed):
+      -2   no fencing epoch (Redis lost its data): install one (epoch-1.lua) and call again
+      -3   the epoch's tokens are used up: install a higher epoch and call again
 ]]
 local host, waiterTtl, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 
@@ -50,9 +54,13 @@ local host, waiterTtl, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local t = redis.call('TIME')
 local micros = string.rep('0', 6 - #t[2]) .. t[2]
 local nowUsStr, nowMsStr = t[1] .. micros, t[1] .. string.sub(micros, 1, 3)
-local now, nowUs = tonumber(nowMsStr), tonumber(nowUsStr)
+local now = tonumber(nowMsStr)
 
 --- @include "lockState"
+
+local nLocks = (#KEYS - 1) / 3
+local reserved, missing = reserveTokens(KEYS[1], nLocks)
+if not reserved then return missing end
 
 local function acquireContended(lockKey, queueKey, waiterKey, owner, mode, ttl, waiterId, startedAt)
   local holders, state = loadHolders(lockKey, now)
@@ -84,7 +92,7 @@ local function acquireContended(lockKey, queueKey, waiterKey, owner, mode, ttl, 
 
   local blocker, kind = blockerOf(holders, waiters, owner, mode, waiterId)
   if not blocker then
-    local token = nextToken(state, nowUs)
+    local token = nextToken(state, reserved)
     local grant = { owner = owner, mode = mode, token = token, tokenStr = fmt(token), acquiredAt = now, expiresAt = now + ttl, host = host }
     redis.call('HSET', lockKey, 'h:' .. owner, holderRecord(grant))
     if held then
@@ -123,16 +131,18 @@ local function acquireContended(lockKey, queueKey, waiterKey, owner, mode, ttl, 
 end
 
 local replies = {}
-for i = 1, #KEYS / 3 do
-  local lockKey, queueKey, waiterKey = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+for i = 1, nLocks do
+  local lockKey, queueKey, waiterKey = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
   local a = 3 + 5 * (i - 1)
   local owner, mode, ttl = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   -- Fast path: nobody holds, waits for, or recently force-released this lock. The token
-  -- is the clock in µs, above every token issued before the hash was dropped.
+  -- comes from the fence counter, above every token issued before the hash was dropped.
   if redis.call('EXISTS', lockKey, queueKey) == 0 then
-    redis.call('HSET', lockKey, 'h:' .. owner, mode .. '|' .. nowUsStr .. '|' .. nowMsStr .. '|' .. ttl .. '|' .. host)
+    local token = fmt(reserved.base + reserved.next)
+    reserved.next = reserved.next + 1
+    redis.call('HSET', lockKey, 'h:' .. owner, mode .. '|' .. token .. '|' .. nowMsStr .. '|' .. ttl .. '|' .. host)
     redis.call('PEXPIRE', lockKey, ttl)
-    replies[i] = { 1, nowUsStr, now + tonumber(ttl), now, mode }
+    replies[i] = { 1, token, now + tonumber(ttl), now, mode }
   else
     replies[i] = acquireContended(lockKey, queueKey, waiterKey, owner, mode, tonumber(ttl), ARGV[a + 4], ARGV[a + 5])
   end

@@ -5,9 +5,10 @@
   token), and the waiters that can go next are woken.
 
     Input:
-      KEYS[1] lock hash           ns:{lock:<key>}
-      KEYS[2] waiter queue zset   ns:{lock:<key>}:q
-      KEYS[3] waiter record hash  ns:{lock:<key>}:w
+      KEYS[1] fence hash          ns:locks:fence
+      KEYS[2] lock hash           ns:{lock:<key>}
+      KEYS[3] waiter queue zset   ns:{lock:<key>}:q
+      KEYS[4] waiter record hash  ns:{lock:<key>}:w
 
       ARGV[1] token the operator saw
       ARGV[2] actor (who)
@@ -17,14 +18,15 @@
     Output:
       { 1, beforeJson, afterJson, fence, at }  released (fence: decimal string)
       { 0, beforeJson }                        no holder has that token: nothing changed
+      -2 | -3                                  no fencing epoch | epoch used up (acquire-3.lua)
     beforeJson/afterJson: JSON arrays of holders {owner, mode, token, acquiredAt, expiresAt, host}
 ]]
-local lockKey, queueKey, waiterKey = KEYS[1], KEYS[2], KEYS[3]
+local fenceKey, lockKey, queueKey, waiterKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local expected, actor, reason, keepMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 
 --- @include "lockState"
 
-local now, nowUs = nowTime()
+local now = nowTime()
 local holders, state = loadHolders(lockKey, now)
 local before = {}
 local target, index = nil, nil
@@ -34,8 +36,10 @@ for i, h in ipairs(holders) do
 end
 if not target then return { 0, cjson.encode(before) } end
 
+local reserved, missing = reserveTokens(fenceKey, 1)
+if not reserved then return missing end
 table.remove(holders, index)
-local fence = nextToken(state, nowUs)
+local fence = nextToken(state, reserved)
 state.keep = now + keepMs
 redis.call('HDEL', lockKey, 'h:' .. target.owner)
 redis.call('HSET', lockKey, 'fence', fmt(fence), 'keep', fmt(state.keep), 'forced', cjson.encode({

@@ -6,6 +6,8 @@
   waiter must not hold up the FIFO queue behind it).
 
   Records (all fields are plain strings, so a record is one HGET away and cheap to parse):
+    fence hash  field "base"     token base: fencing epoch * 10^9 (epoch-1.lua)
+                field "n"        tokens issued since (a token is base + n)
     lock hash   field "fence"    highest token issued to holders that have left while the
                                  hash stayed (the holders' own tokens count as well)
                 field "h:<owner>" "<mode>|<token>|<acquiredAt>|<leaseMs>|<host>"
@@ -182,7 +184,7 @@ end
 
 -- The lock hash lives exactly as long as its longest lease (or the operator record's
 -- `keep`), so a crashed holder leaves nothing behind. Dropping the hash also drops the
--- fence: tokens never go back because each new one is at least the server's clock in µs.
+-- per-lock fence: tokens never go back because they come from the one fence counter.
 local function expireLockHash(lockKey, holders, state, now)
   local untilMs = 0
   if state.keep > now then untilMs = state.keep end
@@ -196,13 +198,30 @@ local function expireLockHash(lockKey, holders, state, now)
   end
 end
 
--- Next fencing token: above every token issued for this lock, and at least the clock in
--- microseconds, so that even after Redis loses its data (restart without persistence)
--- a new grant outranks every token handed out before. A grant takes far more than a
--- microsecond, so the counter never runs ahead of the clock in normal operation.
-local function nextToken(state, nowUs)
-  local t = state.fence + 1
-  if nowUs > t then t = nowUs end
+-- Fencing tokens are epoch * 10^9 + n. n counts up in the fence hash, so no clock step can
+-- make a token go back; the epoch comes from a durable source outside Redis (a PostgreSQL
+-- sequence, fetched by the lock service only when the fence hash is missing, that is when
+-- Redis lost its data, or when n runs out), so a Redis that lost everything still hands out
+-- tokens above every one it handed out before. Tokens stay below 2^53, exact in Lua and JS.
+local TOKEN_SPAN = 1000000000
+
+-- Reserves `need` tokens of the current epoch. Nil and a code the caller returns as the
+-- whole reply when there is no epoch (-2: Redis lost its data, or first use) or the epoch
+-- is used up (-3); nothing has changed then.
+local function reserveTokens(fenceKey, need)
+  local v = redis.call('HMGET', fenceKey, 'base', 'n')
+  if not v[1] then return nil, -2 end
+  local n = tonumber(v[2] or '0')
+  if n + need >= TOKEN_SPAN then return nil, -3 end
+  redis.call('HINCRBY', fenceKey, 'n', need)
+  return { base = tonumber(v[1]), next = n + 1 }, nil
+end
+
+-- Next fencing token from the reserved ones, above every token this lock knows of too.
+local function nextToken(state, reserved)
+  local t = reserved.base + reserved.next
+  reserved.next = reserved.next + 1
+  if t <= state.fence then t = state.fence + 1 end
   state.fence = t
   return t
 end

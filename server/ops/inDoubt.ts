@@ -83,11 +83,11 @@ export async function listInDoubt(prisma: PrismaClient, filter: InDoubtFilter = 
     let why: string;
     const dead = r.shards.filter((_, i) => r.dead[i]);
     if (dead.length > 0) {
-      // The phase-2 queue gave up: nothing retries it until a person does.
+      // Past the delivery limit: delivery goes on (capped backoff), the mark is the alarm.
       cause = "phase2-dead-lettered";
       why = `phase-2 delivery to ${dead.join(", ")} was dead-lettered${
         r.errors[r.shards.indexOf(dead[0]!)] ? ` (last error: ${r.errors[r.shards.indexOf(dead[0]!)]})` : ""
-      }: requeue it from the Queues page, or retry here`;
+      }; delivery keeps being retried and ends it once the shard answers (retry here to try now)`;
     } else if (!r.owner_live) {
       cause = "coordinator-lost";
       why = r.coordinator_id

@@ -82,7 +82,7 @@ runCli("chaos", async () => {
             const v = newViolations();
             v.counts["campaign-error"] = 1;
             v.examples["campaign-error"] = errorMessage(err).slice(0, 400);
-            return { faults: 0, transfers: 0, violations: v, notes: [] };
+            return { faults: 0, transfers: 0, violations: v, notes: [], phases: [] };
           },
         );
         s.runs++;
@@ -92,7 +92,7 @@ runCli("chaos", async () => {
         for (const [kind, count] of Object.entries(result.violations.counts)) {
           s.violations[kind] = (s.violations[kind] ?? 0) + count;
         }
-        say(`${label}: ${result.faults} fault(s), ${result.transfers} transfers, ${n ? `${n} violation(s)` : "no violations"}`);
+        say(`${label}: ${result.faults} fault(s), ${result.transfers} transfers, ${n ? `${n} violation(s)` : "no violations"} (${result.phases.join(", ")})`);
         for (const note of result.notes.slice(0, 8)) say(`    fault: ${note}`);
         for (const [kind, count] of Object.entries(result.violations.counts)) {
           say(`    ${kind} ×${count}: ${result.violations.examples[kind]}`);
@@ -144,6 +144,8 @@ interface RunResult {
   transfers: number;
   violations: Violations;
   notes: string[];
+  /** How long each phase of the run took. */
+  phases: string[];
 }
 
 async function oneRun(
@@ -154,8 +156,15 @@ async function oneRun(
   rng: () => number,
   say: (line: string) => void,
 ): Promise<RunResult> {
+  const phases: string[] = [];
+  let mark = Date.now();
+  const phase = (name: string) => {
+    phases.push(`${name} ${((Date.now() - mark) / 1000).toFixed(1)}s`);
+    mark = Date.now();
+  };
   await flushRedis(servers.redis);
   const topo = await buildTopology(servers, { engines: args.engines, concurrency: args.concurrency, rate: RATE_PER_ENGINE, run });
+  phase("setup");
   try {
     const record = newRecord();
     const ctx: NemesisContext = { topo, redis: servers.redis, rng, windowMs: args.windowS * 1000, record, log: say };
@@ -165,6 +174,7 @@ async function oneRun(
     } finally {
       await healAll(ctx);
     }
+    phase("faults");
     await sleep(AFTER_HEAL_MS);
     const crashedEarly = crashed(topo);
     // Stop the workloads: every commit() in flight must answer.
@@ -172,13 +182,17 @@ async function oneRun(
     const running = topo.allChildren().filter((c) => !c.exit);
     for (const c of running) c.send({ cmd: "quiesce" });
     await Promise.all(running.map((c) => c.next("quiesced", QUIESCE_MS).catch(() => hung.push(c.name))));
+    phase("quiesce");
     const settled = await settle(topo);
+    phase("settle");
     if (!settled) say(`    (not settled within ${SETTLE_MS / 1000} s of healing: the checks say what is left)`);
     const crashedAll = [...new Set([...crashedEarly, ...crashed(topo)])];
     const violations = await checkRun({ topo, record, redisUrl: servers.redis.url, hung, crashed: crashedAll });
-    return { faults: record.faults, transfers: await countTransfers(topo), violations, notes: record.notes };
+    phase("check");
+    return { faults: record.faults, transfers: await countTransfers(topo), violations, notes: record.notes, phases };
   } finally {
     await topo.close();
+    phase("teardown");
   }
 }
 

@@ -120,7 +120,7 @@ async function runEngine(a: EngineWorkerArgs): Promise<void> {
 async function runConsumer(a: ConsumerWorkerArgs): Promise<void> {
   const redis = new Redis(a.redisUrl, { maxRetriesPerRequest: 3 });
   redis.on("error", () => undefined);
-  const totals = await startTransferTotals({ redis, namespace: a.namespace, consumer: a.name, reclaimIdleMs: 5_000 });
+  const totals = await startTransferTotals({ redis, namespace: a.namespace, consumer: a.name, reclaimIdleMs: 8_000 });
   const recorder = new StreamQueue({
     redis,
     stream: outboxStream(a.namespace),

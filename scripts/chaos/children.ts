@@ -77,13 +77,15 @@ export function startChild(args: WorkerArgs, logDir: string): Child {
           if (i >= 0) {
             waiters.delete(look);
             clearTimeout(timer);
-            resolve(messages.splice(i, 1)[0] as never);
+            // "ready" stays: it is a state, asked after by more than one waiter.
+            resolve((ev === "ready" ? messages[i] : messages.splice(i, 1)[0]) as never);
             return;
           }
           if (child.exit) {
             waiters.delete(look);
             clearTimeout(timer);
-            reject(new Error(`${args.name} exited (${child.exit.signal ?? child.exit.code}) before "${ev}"`));
+            const tail = child.stderrTail(300).replace(/\s+/g, " ");
+            reject(new Error(`${args.name} exited (${child.exit.signal ?? child.exit.code}) before "${ev}": ${tail}`));
           }
         };
         const timer = setTimeout(() => {

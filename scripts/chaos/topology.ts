@@ -170,8 +170,11 @@ export async function buildTopology(servers: CampaignServers, opts: TopologyOpti
     };
 
     const children: Child[] = [];
+    // Judged already: no need for a graceful stop, which a wedged engine could drag out.
     cleanups.push(async () => {
-      for (const c of [...children, ...engines.map((e) => e.child)]) await stopChild(c);
+      const all = [...children, ...engines.map((e) => e.child)];
+      for (const c of all) c.kill("SIGKILL");
+      await Promise.all(all.map((c) => c.exited(5_000)));
     });
     const consumer = startChild(
       {
@@ -190,7 +193,11 @@ export async function buildTopology(servers: CampaignServers, opts: TopologyOpti
       runDir,
     );
     children.push(bEngine);
-    for (let i = 0; i < opts.engines; i++) await startEngine();
+    // The first engine registers the shards; engines starting together race on that
+    // registration (a unique-key error kills the loser), so the rest start after it.
+    const first = await startEngine();
+    await first.child.next("ready", READY_MS);
+    for (let i = 1; i < opts.engines; i++) await startEngine();
     await Promise.all([...children, ...engines.map((e) => e.child)].map((c) => c.next("ready", READY_MS)));
 
     return {
@@ -213,17 +220,6 @@ export async function buildTopology(servers: CampaignServers, opts: TopologyOpti
   } catch (err) {
     await close();
     throw err;
-  }
-}
-
-/** Asks a child to exit, then kills it if it does not within a few seconds. */
-export async function stopChild(c: Child): Promise<void> {
-  if (c.exit) return;
-  if (c.paused) c.kill("SIGCONT");
-  c.send({ cmd: "exit" });
-  if (!(await c.exited(5_000))) {
-    c.kill("SIGKILL");
-    await c.exited(5_000);
   }
 }
 

@@ -49,7 +49,7 @@ runCli("chaos", async () => {
     if (!args.json) console.log(line);
   };
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "cohort-chaos-"));
-  say(`chaos: seed ${seed}, nemeses ${args.nemeses.join(",")}, ${args.runs} run(s) each, ${args.engines} engines; logs in ${workDir}`);
+  say(`chaos: seed ${seed}, nemeses ${args.nemeses.join(",")}, ${args.runs} run(s) each, ${args.engines} engines, ${args.deployments} deployment(s); logs in ${workDir}`);
 
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -152,7 +152,7 @@ async function oneRun(
   servers: CampaignServers,
   nemesis: NemesisName,
   run: string,
-  args: { engines: number; concurrency: number; windowS: number },
+  args: { engines: number; concurrency: number; windowS: number; deployments: number },
   rng: () => number,
   say: (line: string) => void,
 ): Promise<RunResult> {
@@ -163,7 +163,13 @@ async function oneRun(
     mark = Date.now();
   };
   await flushRedis(servers.redis);
-  const topo = await buildTopology(servers, { engines: args.engines, concurrency: args.concurrency, rate: RATE_PER_ENGINE, run });
+  const topo = await buildTopology(servers, {
+    engines: args.engines,
+    concurrency: args.concurrency,
+    rate: RATE_PER_ENGINE,
+    run,
+    deployments: args.deployments,
+  });
   phase("setup");
   try {
     const record = newRecord();

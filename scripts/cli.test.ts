@@ -131,6 +131,7 @@ describe("npm run chaos and npm run bench", () => {
       engines: 3,
       concurrency: 4,
       windowS: 8,
+      deployments: 2,
       seed: null,
       json: false,
     });

@@ -211,11 +211,13 @@ export const CHAOS_NEMESES = [
 export type ChaosNemesis = (typeof CHAOS_NEMESES)[number];
 
 export const CHAOS_USAGE = `usage: npm run chaos -- [--nemesis all|${CHAOS_NEMESES.join(",")}] [--runs N] [--engines N]
-                       [--concurrency C] [--window S] [--seed S] [--json]
+                       [--concurrency C] [--window S] [--deployments 1|2] [--seed S] [--json]
   --nemesis   which faults, comma-separated (default all)
   --runs      runs per nemesis, each on fresh databases (default 1)
   --engines   engine processes of the faulted deployment (default 3)
   --window    seconds of faults per run (default 8)
+  --deployments  2 (default) adds a second, unfaulted deployment on the same shards and Redis;
+              1 leaves it out, to tell a nemesis's findings from cross-deployment ones
   --seed      seed of the nemeses' random choices (default: random, printed)
   --json      one JSON summary on stdout instead of the human lines
 Exits 1 when any check is violated.`;
@@ -229,6 +231,7 @@ export type ChaosCommand =
       engines: number;
       concurrency: number;
       windowS: number;
+      deployments: number;
       seed: number | null;
       json: boolean;
     };
@@ -242,6 +245,7 @@ export function parseChaosArgs(argv: string[]): ChaosCommand {
       engines: { type: "string", default: "3" },
       concurrency: { type: "string", default: "4" },
       window: { type: "string", default: "8" },
+      deployments: { type: "string", default: "2" },
       seed: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -255,6 +259,7 @@ export function parseChaosArgs(argv: string[]): ChaosCommand {
     engines: integerOption("--engines", values.engines, 1, 16),
     concurrency: integerOption("--concurrency", values.concurrency, 1, 256),
     windowS: positiveOption("--window", values.window, 600),
+    deployments: integerOption("--deployments", values.deployments, 1, 2),
     seed: values.seed === undefined ? null : integerOption("--seed", values.seed, 0, 2 ** 32 - 1),
     json: values.json,
   };

@@ -64,7 +64,8 @@ export interface Topology {
   b: Deployment;
   /** Every A engine started in this run, killed ones included. */
   engines: EngineHandle[];
-  bEngine: Child;
+  /** Null with a single deployment (--deployments 1): B's databases exist but nothing runs on them. */
+  bEngine: Child | null;
   consumer: Child;
   /** Starts one more A engine (a replacement after a kill) and waits until it is ready. */
   addEngine(): Promise<EngineHandle>;
@@ -80,6 +81,7 @@ export interface TopologyOptions {
   /** Transfers per second per engine. */
   rate: number;
   run: string;
+  deployments: number;
 }
 
 const READY_MS = 90_000;
@@ -188,11 +190,11 @@ export async function buildTopology(servers: CampaignServers, opts: TopologyOpti
       runDir,
     );
     children.push(consumer);
-    const bEngine = startChild(
-      engineArgs(b, "b1", { log: b.databaseUrl, redis: servers.redis.url, shards: dbs.shards }),
-      runDir,
-    );
-    children.push(bEngine);
+    const bEngine =
+      opts.deployments > 1
+        ? startChild(engineArgs(b, "b1", { log: b.databaseUrl, redis: servers.redis.url, shards: dbs.shards }), runDir)
+        : null;
+    if (bEngine) children.push(bEngine);
     // The first engine registers the shards; engines starting together race on that
     // registration (a unique-key error kills the loser), so the rest start after it.
     const first = await startEngine();

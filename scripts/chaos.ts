@@ -49,7 +49,9 @@ runCli("chaos", async () => {
     if (!args.json) console.log(line);
   };
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "cohort-chaos-"));
-  say(`chaos: seed ${seed}, nemeses ${args.nemeses.join(",")}, ${args.runs} run(s) each, ${args.engines} engines, ${args.deployments} deployment(s); logs in ${workDir}`);
+  say(
+    `chaos: seed ${seed}, nemeses ${args.nemeses.join(",")}, ${args.runs} run(s) each, ${args.engines} engines, ${args.deployments} deployment(s); logs in ${workDir}`,
+  );
 
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -67,7 +69,8 @@ runCli("chaos", async () => {
 
   try {
     const servers = await startServers(workDir, stops);
-    if (servers.redis.clock === "none") say("chaos: warning: redis-server's clock cannot be stepped here; clock-step injects nothing");
+    if (servers.redis.clock === "none")
+      say("chaos: warning: redis-server's clock cannot be stepped here; clock-step injects nothing");
     else say(`chaos: redis-server's clock is stepped with ${servers.redis.clock}`);
     const summary: Record<string, NemesisSummary> = {};
     let total = 0;
@@ -76,15 +79,13 @@ runCli("chaos", async () => {
       summary[nemesis] = s;
       for (let run = 1; run <= args.runs; run++) {
         const label = `${nemesis} ${run}/${args.runs}`;
-        const result = await oneRun(servers, nemesis, `${nemesis}-${run}`, args, rng, say).catch(
-          (err: unknown): RunResult => {
-            // A run that could not even be judged is a failure of the campaign, and counted.
-            const v = newViolations();
-            v.counts["campaign-error"] = 1;
-            v.examples["campaign-error"] = errorMessage(err).slice(0, 400);
-            return { faults: 0, transfers: 0, violations: v, notes: [], phases: [] };
-          },
-        );
+        const result = await oneRun(servers, nemesis, `${nemesis}-${run}`, args, rng, say).catch((err: unknown): RunResult => {
+          // A run that could not even be judged is a failure of the campaign, and counted.
+          const v = newViolations();
+          v.counts["campaign-error"] = 1;
+          v.examples["campaign-error"] = errorMessage(err).slice(0, 400);
+          return { faults: 0, transfers: 0, violations: v, notes: [], phases: [] };
+        });
         s.runs++;
         s.faults += result.faults;
         const n = Object.values(result.violations.counts).reduce((a, b) => a + b, 0);
@@ -92,7 +93,9 @@ runCli("chaos", async () => {
         for (const [kind, count] of Object.entries(result.violations.counts)) {
           s.violations[kind] = (s.violations[kind] ?? 0) + count;
         }
-        say(`${label}: ${result.faults} fault(s), ${result.transfers} transfers, ${n ? `${n} violation(s)` : "no violations"} (${result.phases.join(", ")})`);
+        say(
+          `${label}: ${result.faults} fault(s), ${result.transfers} transfers, ${n ? `${n} violation(s)` : "no violations"} (${result.phases.join(", ")})`,
+        );
         for (const note of result.notes.slice(0, 8)) say(`    fault: ${note}`);
         for (const [kind, count] of Object.entries(result.violations.counts)) {
           say(`    ${kind} ×${count}: ${result.violations.examples[kind]}`);

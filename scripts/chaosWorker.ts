@@ -33,8 +33,7 @@ const args = JSON.parse(process.argv[2] ?? "{}") as WorkerArgs;
 const history = fs.openSync(args.historyFile, "a");
 // Synchronous appends: a SIGKILL loses at most the line being written, never a buffer.
 type Entry = HistoryLine extends infer L ? (L extends HistoryLine ? Omit<L, "t" | "p"> : never) : never;
-const record = (line: Entry) =>
-  fs.writeSync(history, `${JSON.stringify({ t: Date.now(), p: args.name, ...line })}\n`);
+const record = (line: Entry) => fs.writeSync(history, `${JSON.stringify({ t: Date.now(), p: args.name, ...line })}\n`);
 const send = (m: FromWorker) => process.send?.(m);
 
 // The parent is gone (or cut the channel): nobody will stop us, so stop.
@@ -91,8 +90,7 @@ async function runEngine(a: EngineWorkerArgs): Promise<void> {
         if ("status" in answer) return record({ ev: "commit", tx, status: answer.status });
         const err = answer.error;
         // By code, not class identity: errors may cross module copies.
-        const code =
-          err instanceof Error && err.name === "CohortError" && "code" in err ? String(err.code) : "non-cohort";
+        const code = err instanceof Error && err.name === "CohortError" && "code" in err ? String(err.code) : "non-cohort";
         record({ ev: "commit", tx, code, msg: String(err instanceof Error ? err.message : err).slice(0, 300) });
       },
       onFencedWrite: (tx, account, token) => record({ ev: "fenced", tx, account, token }),

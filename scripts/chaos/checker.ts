@@ -105,9 +105,7 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
       }
       const f = await s.pool.query<{ id: string; fence: string }>("SELECT id::text, fence::text FROM accounts");
       for (const r of f.rows) fences.set(Number(r.id), BigInt(r.fence));
-      const p = await s.pool.query<{ gid: string }>(
-        "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()",
-      );
+      const p = await s.pool.query<{ gid: string }>("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()");
       preparedLeft = preparedLeft.concat(p.rows.map((r) => ({ gid: r.gid, shard: s.name })));
     }
 
@@ -189,11 +187,19 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
       const code = line.code ?? "non-cohort";
       if (code === PENDING) continue;
       if (!KNOWN_CODES.has(code)) {
-        add(v, k(d, "unknown-result"), `${line.tx}: commit() threw ${code === "non-cohort" ? "a non-Cohort error" : code}: ${line.msg ?? ""}`);
+        add(
+          v,
+          k(d, "unknown-result"),
+          `${line.tx}: commit() threw ${code === "non-cohort" ? "a non-Cohort error" : code}: ${line.msg ?? ""}`,
+        );
         continue;
       }
       if (logged === "COMMITTED" || logged === "COMMITTING")
-        add(v, k(d, "told-aborted-but-committed"), `${line.tx}: commit() threw ${code} (${line.msg ?? ""}), the log says ${logged}`);
+        add(
+          v,
+          k(d, "told-aborted-but-committed"),
+          `${line.tx}: commit() threw ${code} (${line.msg ?? ""}), the log says ${logged}`,
+        );
     }
 
     await checkOutbox(v, input, history, txs.get("a")!, logs.get("a")!);
@@ -204,17 +210,23 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
     // Every process still running, unless the nemesis killed it.
     for (const c of input.crashed) {
       const how = c.exit?.signal ?? `code ${c.exit?.code}`;
-      add(v, c.args.role === "engine" && c.args.deployment === "b" ? "b:process-crash" : "process-crash",
-        `${c.name} exited (${how}): ${c.stderrTail(300).replace(/\s+/g, " ")}`);
+      add(
+        v,
+        c.args.role === "engine" && c.args.deployment === "b" ? "b:process-crash" : "process-crash",
+        `${c.name} exited (${how}): ${c.stderrTail(300).replace(/\s+/g, " ")}`,
+      );
     }
-    for (const name of input.hung) add(v, "commit-hung", `${name}: its workload did not stop within the bound (a commit() never answered)`);
+    for (const name of input.hung)
+      add(v, "commit-hung", `${name}: its workload did not stop within the bound (a commit() never answered)`);
 
     // Every operator action audited.
     if (record.operator.length) {
-      const { rows } = await logs.get("a")!.query<{ target_id: string; n: string }>(
-        "SELECT target_id, count(*) AS n FROM audit_log WHERE user_name = $1 GROUP BY target_id",
-        [OPERATOR.name],
-      );
+      const { rows } = await logs
+        .get("a")!
+        .query<{ target_id: string; n: string }>(
+          "SELECT target_id, count(*) AS n FROM audit_log WHERE user_name = $1 GROUP BY target_id",
+          [OPERATOR.name],
+        );
       const audited = new Map(rows.map((r) => [r.target_id, Number(r.n)]));
       const taken = new Map<string, number>();
       for (const a of record.operator) taken.set(a.tx, (taken.get(a.tx) ?? 0) + 1);
@@ -222,7 +234,12 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
         const m = audited.get(tx) ?? 0;
         if (m < n) {
           const last = record.operator.filter((a) => a.tx === tx).at(-1)!;
-          add(v, "operator-unaudited", `${tx}: ${n} action(s) taken, ${m} audited (last: ${last.action} → ${last.outcome})`, n - m);
+          add(
+            v,
+            "operator-unaudited",
+            `${tx}: ${n} action(s) taken, ${m} audited (last: ${last.action} → ${last.outcome})`,
+            n - m,
+          );
         }
       }
     }
@@ -294,7 +311,8 @@ async function checkOutboxTable(v: Violations, txs: Map<string, TxRow>, log: pg.
   for (const tx of txs.values()) {
     const got = n.get(tx.id) ?? 0;
     n.delete(tx.id);
-    if (tx.status === "COMMITTED" && got !== 1) add(v, k(got ? "outbox-duplicate" : "outbox-lost"), `${tx.id}: COMMITTED with ${got} outbox row(s)`);
+    if (tx.status === "COMMITTED" && got !== 1)
+      add(v, k(got ? "outbox-duplicate" : "outbox-lost"), `${tx.id}: COMMITTED with ${got} outbox row(s)`);
     if (tx.status === "ABORTED" && got > 0) add(v, k("outbox-for-aborted"), `${tx.id}: ABORTED with ${got} outbox row(s)`);
   }
   for (const [tx, got] of n) add(v, k("outbox-for-aborted"), `${tx}: ${got} outbox row(s), not in the log`);
@@ -329,11 +347,16 @@ function checkFencing(
     const max = writes.reduce((m, w) => (w.token > m.token ? w : m));
     const fence = fences.get(account) ?? 0n;
     if (fence < max.token)
-      add(v, k(d, "stale-token-write"), `account ${account}: ${max.tx} committed under token ${max.token}, yet the row ends with fence ${fence} (an older token wrote after it)`);
+      add(
+        v,
+        k(d, "stale-token-write"),
+        `account ${account}: ${max.tx} committed under token ${max.token}, yet the row ends with fence ${fence} (an older token wrote after it)`,
+      );
     const seen = new Map<bigint, string>();
     for (const w of writes) {
       const other = seen.get(w.token);
-      if (other && other !== w.tx) add(v, k(d, "duplicate-token"), `account ${account}: token ${w.token} granted to ${other} and ${w.tx}, both committed`);
+      if (other && other !== w.tx)
+        add(v, k(d, "duplicate-token"), `account ${account}: token ${w.token} granted to ${other} and ${w.tx}, both committed`);
       seen.set(w.token, w.tx);
     }
   }
@@ -352,7 +375,9 @@ async function checkTakeovers(v: Violations, input: CheckInput, txs: Map<string,
   );
   const operatorDecided = new Set(
     (
-      await log.query<{ tx_id: string }>(`SELECT DISTINCT tx_id::text FROM tx_log WHERE type = 'decision' AND actor LIKE 'user:%'`)
+      await log.query<{ tx_id: string }>(
+        `SELECT DISTINCT tx_id::text FROM tx_log WHERE type = 'decision' AND actor LIKE 'user:%'`,
+      )
     ).rows.map((r) => r.tx_id),
   );
   const byInstance = new Map<string, Child>();

@@ -242,9 +242,7 @@ async function operatorNemesis(ctx: NemesisContext, until: number): Promise<void
     while (Date.now() < until - 500) {
       await sleep(150 + ctx.rng() * 350);
       const { rows } = await db.pool
-        .query<{ id: string }>(
-          `SELECT id::text FROM transactions WHERE ended_at IS NULL ORDER BY random() LIMIT 1`,
-        )
+        .query<{ id: string }>(`SELECT id::text FROM transactions WHERE ended_at IS NULL ORDER BY random() LIMIT 1`)
         .catch(() => ({ rows: [] as { id: string }[] }));
       const tx = rows[0]?.id;
       if (!tx) continue;
@@ -260,6 +258,13 @@ async function operatorNemesis(ctx: NemesisContext, until: number): Promise<void
     }
   } finally {
     await background;
+    const tally = new Map<string, number>();
+    for (const a of ctx.record.operator) {
+      const key = `${a.action} ${a.outcome.startsWith("refused") ? "refused" : a.outcome}`;
+      tally.set(key, (tally.get(key) ?? 0) + 1);
+    }
+    const parts = [...tally].map(([key, n]) => `${key} ×${n}`).join(", ");
+    ctx.record.notes.unshift(`operator: ${ctx.record.operator.length} action(s): ${parts || "none"}`);
     for (const s of shards) await s.close().catch(() => undefined);
     await db.close().catch(() => undefined);
   }

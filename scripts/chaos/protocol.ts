@@ -51,15 +51,11 @@ export interface ConsumerWorkerArgs {
 export type WorkerArgs = EngineWorkerArgs | ConsumerWorkerArgs;
 
 /** Parent → child. */
-export type ToWorker =
-  | { cmd: "arm-kill"; at: KillPoint; occurrence: number }
-  | { cmd: "quiesce" }
-  | { cmd: "exit" };
+export type ToWorker = { cmd: "arm-kill"; at: KillPoint; occurrence: number } | { cmd: "quiesce" } | { cmd: "exit" };
 
 /** Child → parent. */
 export type FromWorker =
-  | { ev: "ready"; instance?: string }
-  | { ev: "quiesced"; started: number; committed: number; aborted: number; errors: number };
+  { ev: "ready"; instance?: string } | { ev: "quiesced"; started: number; committed: number; aborted: number; errors: number };
 
 /** One line of a history file. `t` is Date.now() of the writer. */
 export type HistoryLine =

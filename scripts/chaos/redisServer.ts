@@ -42,7 +42,12 @@ export async function startCampaignRedis(dir: string): Promise<CampaignRedis> {
   if (faketime) {
     candidates.push({
       clock: "libfaketime",
-      env: { LD_PRELOAD: faketime, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: "1", FAKETIME_DONT_FAKE_MONOTONIC: "1" },
+      env: {
+        LD_PRELOAD: faketime,
+        FAKETIME_TIMESTAMP_FILE: clockFile,
+        FAKETIME_NO_CACHE: "1",
+        FAKETIME_DONT_FAKE_MONOTONIC: "1",
+      },
     });
   }
   const shim = compileShim(dir);

@@ -34,6 +34,9 @@ const QUIESCE_MS = 20_000;
 /** Every transaction terminal, no prepared transaction left, the outbox relayed: within this after healing. */
 const SETTLE_MS = 30_000;
 
+/** The run in progress, for a Ctrl-C to tear down. */
+const currentRun: { topology: Topology | null } = { topology: null };
+
 interface NemesisSummary {
   runs: number;
   faults: number;
@@ -56,13 +59,20 @@ runCli("chaos", async () => {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     killAllChildren();
+    await currentRun.topology?.close().catch(() => undefined);
     for (const s of stops.reverse()) await s().catch(() => undefined);
     stops.length = 0;
   };
-  // Ctrl-C (or a CI timeout's SIGTERM): children, redis-server and PostgreSQL go with us.
+  // Ctrl-C (or a CI timeout's SIGTERM): children, proxies, redis-server and PostgreSQL go with
+  // us. Later signals are ignored while that runs (tsx relays the terminal's Ctrl-C a second
+  // time, and the default handler would exit half-way), within a hard deadline.
+  let stopping = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
       console.error(`chaos: ${signal}, stopping every process of the campaign…`);
+      setTimeout(() => process.exit(130), 30_000).unref();
       void stopAll().finally(() => process.exit(130));
     });
   }
@@ -93,6 +103,8 @@ runCli("chaos", async () => {
         for (const [kind, count] of Object.entries(result.violations.counts)) {
           s.violations[kind] = (s.violations[kind] ?? 0) + count;
         }
+        // Logs and histories are kept for runs that found something, to read; the rest go.
+        if (n === 0) fs.rmSync(path.join(workDir, `${nemesis}-${run}`), { recursive: true, force: true });
         say(
           `${label}: ${result.faults} fault(s), ${result.transfers} transfers, ${n ? `${n} violation(s)` : "no violations"} (${result.phases.join(", ")})`,
         );
@@ -111,8 +123,9 @@ runCli("chaos", async () => {
           .join(", ");
         say(`  ${name.padEnd(16)} runs ${s.runs}, faults ${s.faults}, violations: ${kinds || "none"}`);
       }
-      say(`${total} violation(s) in total`);
+      say(`${total} violation(s) in total${total ? `; histories and logs of those runs in ${workDir}` : ""}`);
     }
+    if (total === 0) fs.rmSync(workDir, { recursive: true, force: true });
     return total > 0 ? 1 : 0;
   } finally {
     await stopAll();
@@ -174,6 +187,7 @@ async function oneRun(
     deployments: args.deployments,
   });
   phase("setup");
+  currentRun.topology = topo;
   try {
     const record = newRecord();
     const ctx: NemesisContext = { topo, redis: servers.redis, rng, windowMs: args.windowS * 1000, record, log: say };
@@ -200,6 +214,7 @@ async function oneRun(
     phase("check");
     return { faults: record.faults, transfers: await countTransfers(topo), violations, notes: record.notes, phases };
   } finally {
+    currentRun.topology = null;
     await topo.close();
     phase("teardown");
   }

@@ -200,6 +200,12 @@ async function oneRun(
     phase("faults");
     await sleep(AFTER_HEAL_MS);
     const crashedEarly = crashed(topo);
+    // A supervisor restarts what crashed, so the checks judge recovery, not an empty deployment
+    // (the crash itself is a violation all the same).
+    for (const c of crashedEarly.filter((c) => c.args.role === "engine" && c.args.deployment === "a")) {
+      record.notes.push(`supervisor: ${c.name} crashed, a replacement starts`);
+      await topo.addEngine().catch((err: unknown) => say(`    replacement for ${c.name} failed: ${errorMessage(err)}`));
+    }
     // Stop the workloads: every commit() in flight must answer.
     const hung: string[] = [];
     const running = topo.allChildren().filter((c) => !c.exit);

@@ -213,7 +213,7 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
       add(
         v,
         c.args.role === "engine" && c.args.deployment === "b" ? "b:process-crash" : "process-crash",
-        `${c.name} exited (${how}): ${c.stderrTail(300).replace(/\s+/g, " ")}`,
+        `${c.name} exited (${how}): ${crashLine(c.stderrTail(4_000))}`,
       );
     }
     for (const name of input.hung)
@@ -392,4 +392,12 @@ async function checkTakeovers(v: Violations, input: CheckInput, txs: Map<string,
     if (input.record.excused.some((w) => w.instance === r.from && at >= w.from && at <= w.to)) continue;
     add(v, "live-takeover", `${r.tx_id} (was ${r.status}) taken from live ${victim.name} at ${r.at.toISOString()} and aborted`);
   }
+}
+
+/** The error line of a crash's stderr and the frame under it (Node prints source context first). */
+function crashLine(stderr: string): string {
+  const lines = stderr.split("\n").map((l) => l.trim());
+  const at = lines.findIndex((l) => /^(\w*Error|Uncaught|node:internal)/.test(l) || /Error: /.test(l));
+  if (at < 0) return lines.slice(-3).join(" ");
+  return lines.slice(at, at + 2).join(" ");
 }

@@ -1,42 +1,147 @@
-// A chaos victim: runs the engine and the transfer workload, and SIGKILLs itself at the
-// protocol step it was told to (or is killed by the parent at a random moment).
-// Configuration comes as one JSON argument so the parent never shares env parsing.
+// A chaos campaign child process (scripts/chaos.ts), configured by one JSON argument:
+//
+// - role "engine": an engine instance running the bank workload (account locks, fenced writes,
+//   outbox events) and, in deployment A, an outbox relay as the demo runs it. It appends every
+//   commit() answer and every fenced write to its history file, and dies at a protocol step
+//   when the parent arms a kill point (EngineHooks).
+// - role "consumer": reads the outbox stream like an application would and appends every
+//   delivered event (duplicates included: the checker dedupes by event id), next to the
+//   demo's deduplicating transfer-totals consumer whose figures the checker also compares.
+//
+// Errors are not caught globally on purpose: a process that crashes on a fault is what the
+// campaign looks for, and the parent reports its stderr.
+import fs from "node:fs";
+import { Redis } from "ioredis";
 import { createEngineStack } from "../server/engine/createEngine";
 import type { EngineHooks } from "../server/engine/types";
+import { outboxStream, startOutboxRelay } from "../server/queues/outboxRelay";
+import { StreamQueue } from "../server/queues/streamQueue";
+import { startTransferTotals } from "../server/sim/transferTotals";
 import { startWorkload } from "../server/sim/workload";
+import {
+  namespaceOption,
+  type ConsumerWorkerArgs,
+  type EngineWorkerArgs,
+  type FromWorker,
+  type HistoryLine,
+  type KillPoint,
+  type ToWorker,
+  type WorkerArgs,
+} from "./chaos/protocol";
 
-export interface ChaosWorkerArgs {
-  databaseUrl: string;
-  redisUrl: string;
-  shards: { name: string; url: string }[];
-  accounts: number;
-  concurrency: number;
-  leaseMs: number;
-  /** Which step to die at, and on which occurrence of it. */
-  killAt: "random" | "branch-work" | "after-prepare" | "after-decision" | "mid-phase2";
-  occurrence: number;
+const args = JSON.parse(process.argv[2] ?? "{}") as WorkerArgs;
+const history = fs.openSync(args.historyFile, "a");
+// Synchronous appends: a SIGKILL loses at most the line being written, never a buffer.
+type Entry = HistoryLine extends infer L ? (L extends HistoryLine ? Omit<L, "t" | "p"> : never) : never;
+const record = (line: Entry) => fs.writeSync(history, `${JSON.stringify({ t: Date.now(), p: args.name, ...line })}\n`);
+const send = (m: FromWorker) => process.send?.(m);
+
+// The parent is gone (or cut the channel): nobody will stop us, so stop.
+process.on("disconnect", () => process.exit(0));
+setTimeout(() => process.exit(3), args.maxLifetimeMs).unref();
+
+if (args.role === "engine") await runEngine(args);
+else await runConsumer(args);
+
+async function runEngine(a: EngineWorkerArgs): Promise<void> {
+  let armed: { at: KillPoint; left: number } | null = null;
+  const step = (at: KillPoint) => {
+    if (armed?.at !== at || --armed.left > 0) return;
+    process.kill(process.pid, "SIGKILL");
+  };
+  const hooks: EngineHooks = {
+    afterBranchWork: () => step("branch-work"),
+    afterPrepare: () => step("after-prepare"),
+    afterDecision: () => step("after-decision"),
+    afterBranchResolved: (_id, _shard, commit) => (commit ? step("mid-phase2") : undefined),
+  };
+  const stack = createEngineStack({
+    databaseUrl: a.databaseUrl,
+    redisUrl: a.redisUrl,
+    shards: a.shards,
+    poolSize: 8,
+    options: { ...a.engine, ...namespaceOption(a.namespace), defaultTimeoutMs: a.timeoutMs },
+    hooks,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  await stack.engine.start();
+  record({ ev: "start", instance: stack.engine.instanceId, pid: process.pid });
+  if (a.relay) {
+    const relay = startOutboxRelay({
+      pool: stack.lazyDb.pool,
+      redis: stack.redis,
+      stream: outboxStream(a.namespace),
+      log: (line) => process.stdout.write(`${line}\n`),
+    });
+    stack.engine.onOutboxWritten(() => relay.nudge());
+  }
+  const answered = new Set<string>();
+  const workload = startWorkload(stack.engine, {
+    accounts: a.accounts,
+    accountOffset: a.accountOffset,
+    concurrency: a.concurrency,
+    rate: a.rate,
+    timeoutMs: a.timeoutMs,
+    lockAccounts: true,
+    publish: true,
+    observers: {
+      onCommit: (tx, answer) => {
+        answered.add(tx);
+        if ("status" in answer) return record({ ev: "commit", tx, status: answer.status });
+        const err = answer.error;
+        // By code, not class identity: errors may cross module copies.
+        const code = err instanceof Error && err.name === "CohortError" && "code" in err ? String(err.code) : "non-cohort";
+        record({ ev: "commit", tx, code, msg: String(err instanceof Error ? err.message : err).slice(0, 300) });
+      },
+      onFencedWrite: (tx, account, token) => record({ ev: "fenced", tx, account, token }),
+    },
+    onResult: (result) => {
+      if (!answered.delete(result.id)) {
+        record({ ev: "app-abort", tx: result.id, why: result.error?.code ?? result.outcome });
+      }
+    },
+    onError: (message) => process.stdout.write(`workload: ${message}\n`),
+  });
+  process.on("message", (m: ToWorker) => {
+    if (m.cmd === "arm-kill") armed = { at: m.at, left: m.occurrence };
+    if (m.cmd === "quiesce") {
+      void workload.stop().then(() => {
+        const s = workload.stats;
+        send({ ev: "quiesced", started: s.started, committed: s.committed, aborted: s.aborted, errors: s.errors });
+      });
+    }
+    if (m.cmd === "exit") void stack.close().finally(() => process.exit(0));
+  });
+  send({ ev: "ready", instance: stack.engine.instanceId });
 }
 
-const args = JSON.parse(process.argv[2] ?? "{}") as ChaosWorkerArgs;
-let seen = 0;
-const die = () => {
-  if (++seen === args.occurrence) process.kill(process.pid, "SIGKILL");
-};
-const hooks: EngineHooks = {};
-if (args.killAt === "branch-work") hooks.afterBranchWork = die;
-if (args.killAt === "after-prepare") hooks.afterPrepare = die;
-if (args.killAt === "after-decision") hooks.afterDecision = die;
-if (args.killAt === "mid-phase2") hooks.afterBranchResolved = (_id, _shard, commit) => (commit ? die() : undefined);
-
-const stack = createEngineStack({
-  databaseUrl: args.databaseUrl,
-  redisUrl: args.redisUrl,
-  shards: args.shards,
-  options: { leaseMs: args.leaseMs, heartbeatMs: Math.max(100, Math.floor(args.leaseMs / 3)) },
-  hooks,
-});
-await stack.engine.start();
-startWorkload(stack.engine, { accounts: args.accounts, concurrency: args.concurrency, rate: 0 });
-process.stdout.write("ready\n");
-// Never exit on our own: the parent or a hook ends us. A hang guard keeps CI safe.
-setTimeout(() => process.exit(3), 60_000);
+async function runConsumer(a: ConsumerWorkerArgs): Promise<void> {
+  const redis = new Redis(a.redisUrl, { maxRetriesPerRequest: 3 });
+  redis.on("error", () => undefined);
+  const totals = await startTransferTotals({ redis, namespace: a.namespace, consumer: a.name, reclaimIdleMs: 8_000 });
+  const recorder = new StreamQueue({
+    redis,
+    stream: outboxStream(a.namespace),
+    group: "chaos-history",
+    consumer: a.name,
+    maxDeliveries: 10,
+    baseDelayMs: 100,
+    maxDelayMs: 2_000,
+    reclaimIdleMs: 5_000,
+    deleteOnAck: false,
+    batch: 256,
+  });
+  await recorder.start(async (entry) => {
+    record({ ev: "event", id: entry.fields.id ?? "", tx: entry.fields.tx ?? "", type: entry.fields.type ?? "" });
+  });
+  process.on("message", (m: ToWorker) => {
+    if (m.cmd === "quiesce") send({ ev: "quiesced", started: 0, committed: 0, aborted: 0, errors: 0 });
+    if (m.cmd === "exit") {
+      void Promise.all([totals.stop(), recorder.stop()]).finally(() => {
+        redis.disconnect();
+        process.exit(0);
+      });
+    }
+  });
+  send({ ev: "ready" });
+}

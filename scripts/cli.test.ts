@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  CHAOS_NEMESES,
   describeError,
   integerOption,
   parseBenchArgs,
@@ -123,10 +124,33 @@ describe("npm run inject", () => {
 
 describe("npm run chaos and npm run bench", () => {
   it("chaos: defaults, bounds", () => {
-    expect(parseChaosArgs([])).toEqual({ help: false, runs: 5, concurrency: 8, json: false });
+    expect(parseChaosArgs([])).toEqual({
+      help: false,
+      nemeses: [...CHAOS_NEMESES],
+      runs: 1,
+      engines: 3,
+      concurrency: 4,
+      windowS: 8,
+      deployments: 2,
+      seed: null,
+      json: false,
+    });
     expect(parseChaosArgs(["--runs", "50", "--json"])).toMatchObject({ runs: 50, json: true });
     expect(usageError(() => parseChaosArgs(["--runs", "0"]))).toBe('--runs must be a whole number from 1 to 10000 (got "0")');
     expect(usageError(() => parseChaosArgs(["--concurrency", "abc"]))).toMatch(/^--concurrency must be a whole number/);
+    expect(usageError(() => parseChaosArgs(["--engines", "0"]))).toMatch(/^--engines must be a whole number from 1 to 16/);
+    expect(parseChaosArgs(["--seed", "42", "--window", "2.5"])).toMatchObject({ seed: 42, windowS: 2.5 });
+  });
+
+  it("chaos: nemeses by name, all, or a comma-separated list; unknown names refused", () => {
+    expect(parseChaosArgs(["--nemesis", "all"])).toMatchObject({ nemeses: [...CHAOS_NEMESES] });
+    expect(parseChaosArgs(["--nemesis", "kill"])).toMatchObject({ nemeses: ["kill"] });
+    expect(parseChaosArgs(["--nemesis", "pause, lost-reply,pause"])).toMatchObject({ nemeses: ["pause", "lost-reply"] });
+    expect(usageError(() => parseChaosArgs(["--nemesis", "kill,flood"]))).toBe(
+      `unknown nemesis "flood" (all, ${CHAOS_NEMESES.join(", ")})`,
+    );
+    expect(usageError(() => parseChaosArgs(["--nemesis", "all,kill"]))).toBe('--nemesis "all" stands alone');
+    expect(usageError(() => parseChaosArgs(["--nemesis", ","]))).toBe("--nemesis needs at least one name");
   });
 
   it("bench: every suite by default, known suites only, seconds bounded", () => {

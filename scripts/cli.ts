@@ -196,16 +196,57 @@ export function parseInjectArgs(argv: string[]): InjectCommand {
 // ---------------------------------------------------------------------------------------------
 // npm run chaos -- …
 
-export const CHAOS_USAGE = "usage: npm run chaos -- [--runs N] [--concurrency C] [--json]   (defaults: 5 runs, concurrency 8)";
+/** The chaos campaign's nemeses, in the order a campaign runs them (scripts/chaos/nemeses.ts). */
+export const CHAOS_NEMESES = [
+  "kill",
+  "pause",
+  "partition-shard",
+  "partition-log",
+  "partition-redis",
+  "lost-reply",
+  "redis-restart",
+  "clock-step",
+  "operator",
+] as const;
+export type ChaosNemesis = (typeof CHAOS_NEMESES)[number];
 
-export type ChaosCommand = { help: true } | { help: false; runs: number; concurrency: number; json: boolean };
+export const CHAOS_USAGE = `usage: npm run chaos -- [--nemesis all|${CHAOS_NEMESES.join(",")}] [--runs N] [--engines N]
+                       [--concurrency C] [--window S] [--deployments 1|2] [--seed S] [--json]
+  --nemesis   which faults, comma-separated (default all)
+  --runs      runs per nemesis, each on fresh databases (default 1)
+  --engines   engine processes of the faulted deployment (default 3)
+  --window    seconds of faults per run (default 8)
+  --deployments  2 (default) adds a second, unfaulted deployment on the same shards and Redis;
+              1 leaves it out, to tell a nemesis's findings from cross-deployment ones
+  --seed      seed of the nemeses' random choices (default: random, printed)
+  --json      one JSON summary on stdout instead of the human lines
+Exits 1 when any check is violated.`;
+
+export type ChaosCommand =
+  | { help: true }
+  | {
+      help: false;
+      nemeses: ChaosNemesis[];
+      runs: number;
+      engines: number;
+      concurrency: number;
+      windowS: number;
+      deployments: number;
+      seed: number | null;
+      json: boolean;
+    };
 
 export function parseChaosArgs(argv: string[]): ChaosCommand {
   const { values } = parseCommandLine({
     args: argv,
     options: {
-      runs: { type: "string", default: "5" },
-      concurrency: { type: "string", default: "8" },
+      nemesis: { type: "string", default: "all" },
+      runs: { type: "string", default: "1" },
+      engines: { type: "string", default: "3" },
+      concurrency: { type: "string", default: "4" },
+      window: { type: "string", default: "8" },
+      deployments: { type: "string", default: "2" },
+      seed: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -213,10 +254,32 @@ export function parseChaosArgs(argv: string[]): ChaosCommand {
   if (values.help) return { help: true };
   return {
     help: false,
+    nemeses: nemesisList(values.nemesis),
     runs: integerOption("--runs", values.runs, 1, 10_000),
+    engines: integerOption("--engines", values.engines, 1, 16),
     concurrency: integerOption("--concurrency", values.concurrency, 1, 256),
+    windowS: positiveOption("--window", values.window, 600),
+    deployments: integerOption("--deployments", values.deployments, 1, 2),
+    seed: values.seed === undefined ? null : integerOption("--seed", values.seed, 0, 2 ** 32 - 1),
     json: values.json,
   };
+}
+
+function nemesisList(raw: string): ChaosNemesis[] {
+  const names = raw
+    .split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
+  if (names.length === 0) throw new UsageError("--nemesis needs at least one name");
+  if (names.includes("all")) {
+    if (names.length > 1) throw new UsageError('--nemesis "all" stands alone');
+    return [...CHAOS_NEMESES];
+  }
+  const unknown = names.filter((n) => !(CHAOS_NEMESES as readonly string[]).includes(n));
+  if (unknown.length) {
+    throw new UsageError(`unknown nemesis ${unknown.map((n) => `"${n}"`).join(", ")} (all, ${CHAOS_NEMESES.join(", ")})`);
+  }
+  return [...new Set(names)] as ChaosNemesis[];
 }
 
 // ---------------------------------------------------------------------------------------------

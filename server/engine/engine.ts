@@ -229,9 +229,9 @@ export class Engine {
 
   private async startWork(): Promise<{ recovered: number; reconciled: ReconcileReport[] }> {
     const { prisma } = this.deps;
-    for (const name of this.shardNames) {
-      await prisma.shard.upsert({ where: { name }, create: { name }, update: {} });
-    }
+    // ON CONFLICT, not Prisma's upsert (a read, then an insert): engines starting together
+    // raced on it and the loser died on shards_pkey.
+    await prisma.$executeRaw`INSERT INTO shards (name) SELECT unnest(${this.shardNames}::text[]) ON CONFLICT (name) DO NOTHING`;
     this.state = "running";
     void publishEvent(this.deps.redis, this.options.namespace, {
       v: 1,

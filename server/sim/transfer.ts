@@ -3,6 +3,17 @@ import { CohortError } from "../errors";
 import type { BranchClient } from "../participants/postgresShard";
 import type { AccountPlacement } from "./placement";
 
+/** What a caller's `commit()` answered: the status it returned, or the error it threw. */
+export type CommitAnswer = { status: string } | { error: unknown };
+
+/** Observers of one transfer, for checkers that compare what the application saw with the log (chaos). */
+export interface TransferObservers {
+  /** Every `commit()` result, right where it happened. */
+  onCommit?(txId: string, answer: CommitAnswer): void;
+  /** A leg's write was accepted under this fencing token (only with lockAccounts). */
+  onFencedWrite?(txId: string, account: number, token: string): void;
+}
+
 export interface TransferResult {
   id: string;
   outcome: "committed" | "committing" | "insufficient" | "aborted";
@@ -59,10 +70,10 @@ export async function transfer(
   to: number,
   amount: number,
   timeoutMs?: number,
-  opts: { lockAccounts?: boolean; publish?: boolean } = {},
+  opts: { lockAccounts?: boolean; publish?: boolean; observers?: TransferObservers } = {},
 ): Promise<TransferResult> {
   const attempt = () =>
-    attemptOnce(engine, placement, from, to, amount, timeoutMs, opts.lockAccounts ?? false, opts.publish ?? true);
+    attemptOnce(engine, placement, from, to, amount, timeoutMs, opts.lockAccounts ?? false, opts.publish ?? true, opts.observers);
   const first = await attempt();
   if (!("missing" in first)) return first;
   if (placement.refresh) {
@@ -95,6 +106,7 @@ async function attemptOnce(
   timeoutMs: number | undefined,
   lockAccounts: boolean,
   publish: boolean,
+  observers: TransferObservers = {},
 ): Promise<TransferResult | Missing> {
   const tx = await engine.begin({ label: "transfer", ...(timeoutMs ? { timeoutMs } : {}) });
   try {
@@ -107,6 +119,7 @@ async function attemptOnce(
       const token = lockAccounts ? (await tx.lock(`account:${leg.account}`)).token : undefined;
       const shard = placement.locate(String(leg.account));
       const ok = await tx.run(shard, (c) => applyLeg(c, tx.id, leg.account, leg.delta, token));
+      if (ok && token !== undefined) observers.onFencedWrite?.(tx.id, leg.account, token);
       if (ok) continue;
       // The rare path: one more statement to tell "no funds" from "not here" (and "fenced off").
       const here = await tx.run(shard, (c) =>
@@ -131,7 +144,14 @@ async function attemptOnce(
     if (publish) {
       tx.publish({ aggregatetype: "transfer", aggregateid: tx.id, type: "transfer.completed", payload: { from, to, amount } });
     }
-    const result = await tx.commit();
+    let result: Awaited<ReturnType<typeof tx.commit>>;
+    try {
+      result = await tx.commit();
+    } catch (err) {
+      observers.onCommit?.(tx.id, { error: err });
+      throw err;
+    }
+    observers.onCommit?.(tx.id, { status: result.status });
     return { id: tx.id, outcome: result.status === "COMMITTED" ? "committed" : "committing" };
   } catch (err) {
     if (err instanceof CohortError) return { id: tx.id, outcome: "aborted", error: err };

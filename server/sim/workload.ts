@@ -3,7 +3,7 @@
 import type { Engine } from "../engine/engine";
 import { errorMessage } from "../errors";
 import { initialPlacement, type AccountPlacement } from "./placement";
-import { transfer, type TransferResult } from "./transfer";
+import { transfer, type TransferObservers, type TransferResult } from "./transfer";
 
 export interface WorkloadOptions {
   accounts: number;
@@ -22,8 +22,12 @@ export interface WorkloadOptions {
   lockAccounts?: boolean;
   /** Publish a "transfer.completed" outbox event per transfer (default true). */
   publish?: boolean;
+  /** Accounts used are accountOffset .. accountOffset+accounts-1 (default 0): two workloads on one bank keep apart. */
+  accountOffset?: number;
+  /** Sees every commit() answer and fenced write (the chaos campaign's history). */
+  observers?: TransferObservers;
   onResult?(result: TransferResult, latencyMs: number): void;
-  onError?(message: string): void;
+  onError?(message: string, err: unknown): void;
 }
 
 export interface WorkloadStats {
@@ -46,10 +50,11 @@ export function pickCrossShardPair(
   accounts: number,
   placement: AccountPlacement,
   random: () => number = Math.random,
+  offset = 0,
 ): [number, number] {
   for (let tries = 0; ; tries++) {
-    const a = Math.floor(random() * accounts);
-    const b = Math.floor(random() * accounts);
+    const a = offset + Math.floor(random() * accounts);
+    const b = offset + Math.floor(random() * accounts);
     if (a !== b && (tries >= 100 || placement.locate(String(a)) !== placement.locate(String(b)))) return [a, b];
   }
 }
@@ -63,13 +68,14 @@ export function startWorkload(engine: Engine, opts: WorkloadOptions): Workload {
     const place = await placement;
     while (running) {
       const began = performance.now();
-      const [from, to] = pickCrossShardPair(opts.accounts, place);
+      const [from, to] = pickCrossShardPair(opts.accounts, place, Math.random, opts.accountOffset ?? 0);
       const amount = 1 + Math.floor(Math.random() * (opts.maxAmount ?? 100));
       stats.started++;
       try {
         const result = await transfer(engine, place, from, to, amount, opts.timeoutMs, {
           lockAccounts: opts.lockAccounts ?? false,
           publish: opts.publish ?? true,
+          ...(opts.observers ? { observers: opts.observers } : {}),
         });
         if (result.rerouted) stats.rerouted++;
         if (result.outcome === "committed" || result.outcome === "committing") stats.committed++;
@@ -79,7 +85,7 @@ export function startWorkload(engine: Engine, opts: WorkloadOptions): Workload {
       } catch (err) {
         stats.errors++;
         if (!running) return;
-        opts.onError?.(errorMessage(err));
+        opts.onError?.(errorMessage(err), err);
         await new Promise((r) => setTimeout(r, 200));
       }
       const wait = intervalMs - (performance.now() - began);

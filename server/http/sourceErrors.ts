@@ -3,8 +3,9 @@
 // so the operator knows what to fix, and with Retry-After, since it will work again by itself.
 // Only the name leaves this module: driver messages carry hosts, ports and user names.
 import { CohortError } from "../errors";
+import type { LiveSourceName } from "../live/protocol";
 
-export type SourceName = "coordinator database" | "Redis";
+export type SourceName = LiveSourceName;
 
 /** How long a client should wait before trying again (seconds): about two health probes. */
 export const SOURCE_RETRY_AFTER_S = 5;

@@ -58,7 +58,8 @@ export function unreachableSource(err: unknown): SourceName | null {
 export function asSourceUnavailable(err: unknown): CohortError | null {
   const source = unreachableSource(err);
   if (!source) return null;
-  return new CohortError("SOURCE_UNAVAILABLE", `the ${source} is unreachable: try again when it is back`, {
+  const subject = source === "Redis" ? "Redis" : `the ${source}`;
+  return new CohortError("SOURCE_UNAVAILABLE", `${subject} is unreachable: try again when it is back`, {
     cause: err,
     details: { retryAfterSeconds: SOURCE_RETRY_AFTER_S, problem: { source } },
   });

@@ -5,7 +5,7 @@
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { errorMessage } from "../errors";
-import { unreachableSource, type SourceName } from "../http/sourceErrors";
+import type { SourceName } from "../http/sourceErrors";
 import type { LiveSourceHealth, LiveSourceState } from "../live/protocol";
 
 export type SourceState = LiveSourceState;
@@ -105,12 +105,11 @@ export function startSourceHealth(opts: SourceHealthOptions): SourceHealthMonito
   };
 }
 
-/** A short cause for the log: the driver's code or message, which name no credentials. */
+/** A short cause for the log: the driver's code and first line, which name no credentials. */
 function describeCause(err: unknown): string {
   const code = typeof (err as { code?: unknown })?.code === "string" ? (err as { code: string }).code : null;
   const message = errorMessage(err).split("\n")[0]!.slice(0, 200);
-  const known = unreachableSource(err) ? "" : " (not a connection error)";
-  return `${code && !message.includes(code) ? `${code}: ` : ""}${message}${known}`;
+  return `${code && !message.includes(code) ? `${code}: ` : ""}${message}`;
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {

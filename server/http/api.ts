@@ -107,9 +107,11 @@ export function api<P = RawParams, Q = RawParams, B = undefined>(
         }
       }
       const rawParams = (await route?.params) ?? {};
-      const params = opts.params ? await parseInput(opts.params, rawParams, "params") : (rawParams as P);
+      // Without a schema the raw values reach the handler: they are still checked for text
+      // PostgreSQL cannot store.
+      const params = opts.params ? await parseInput(opts.params, rawParams, "params") : storable<P>(rawParams, "params");
       const rawQuery = queryObject(request.url);
-      const query = opts.query ? await parseInput(opts.query, rawQuery, "query") : (rawQuery as Q);
+      const query = opts.query ? await parseInput(opts.query, rawQuery, "query") : storable<Q>(rawQuery, "query");
       const body = opts.body
         ? await parseInput(opts.body, await readJsonBody(request, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES), "body")
         : (undefined as B);
@@ -171,7 +173,8 @@ async function markDynamic(): Promise<void> {
   }
 }
 
-async function parseInput<T>(schema: z.ZodType<T>, value: unknown, where: FieldError["in"]): Promise<T> {
+/** `value` unchanged, or a 400 naming the first string in it that PostgreSQL cannot store. */
+function storable<T>(value: unknown, where: FieldError["in"]): T {
   const bad = findUnstorable(value);
   if (bad !== null) {
     const errors: FieldError[] = [{ in: where, field: bad.field, detail: bad.detail }];
@@ -179,6 +182,11 @@ async function parseInput<T>(schema: z.ZodType<T>, value: unknown, where: FieldE
       details: { errors },
     });
   }
+  return value as T;
+}
+
+async function parseInput<T>(schema: z.ZodType<T>, value: unknown, where: FieldError["in"]): Promise<T> {
+  storable<unknown>(value, where);
   const parsed = await schema.safeParseAsync(value);
   if (parsed.success) return parsed.data;
   const errors: FieldError[] = parsed.error.issues.map((issue) => ({

@@ -10,6 +10,7 @@ import * as loginRoute from "@/app/api/auth/login/route";
 import * as lockRoute from "@/app/api/locks/[key]/route";
 import * as lockReleaseRoute from "@/app/api/locks/release/route";
 import * as locksRoute from "@/app/api/locks/route";
+import * as queuesRoute from "@/app/api/queues/route";
 import * as txActionRoute from "@/app/api/transactions/[id]/actions/[action]/route";
 import * as txListRoute from "@/app/api/transactions/route";
 import { recordAudit } from "../audit/audit";
@@ -120,25 +121,24 @@ describe("lone surrogates are refused at the edge", () => {
     }
   });
 
-  it("in a query value, a key or a param", async () => {
-    const response = await callRoute(locksRoute.GET, { path: "/api/locks", session: viewer });
-    expect(response.status).toBe(200);
-    const cases: { path: string; params?: Record<string, string> }[] = [
-      { path: "/api/transactions?label=%F0%9F%98%80" }, // a valid pair: accepted
-    ];
-    for (const { path } of cases) {
-      expect((await callRoute(txListRoute.GET, { path, session: viewer })).status).toBe(200);
+  it("in a query value or a param, with or without a schema", async () => {
+    // A pair is fine; a URL cannot carry a lone surrogate (it decodes to U+FFFD), but NUL it can.
+    expect((await callRoute(txListRoute.GET, { path: "/api/transactions?label=%F0%9F%98%80", session: viewer })).status).toBe(
+      200,
+    );
+    for (const handler of [locksRoute.GET, queuesRoute.GET]) {
+      const nul = await callRoute(handler, { path: "/api/x?x=a%00b", session: viewer });
+      expect((await expectProblem(nul, 400)).errors).toMatchObject([{ in: "query", field: "x" }]);
     }
-    const id = "\ud800";
     const refused = await callRoute(txActionRoute.POST, {
       method: "POST",
       path: `/api/transactions/x/actions/force-abort`,
-      params: { id, action: "force-abort" },
+      params: { id: "\ud800", action: "force-abort" },
       session: operator,
       body: { reason: "a good reason" },
     });
     const body = await expectProblem(refused, 400);
-    expect(body.errors).toMatchObject([{ in: "params", field: "id" }]);
+    expect(body.errors).toMatchObject([{ in: "params", field: "id", detail: expect.stringMatching(/surrogate/) as unknown }]);
   });
 });
 

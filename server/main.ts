@@ -25,6 +25,7 @@ const log = (line: string) => console.log(`[cohort] ${line}`);
 /** Each shutdown step gets this long; the engine (its drain) and the embedded databases (a clean PostgreSQL shutdown) more. */
 const STOP_STEP_MS = 3_000;
 const STOP_ENGINE_MS = 6_000;
+const STOP_STEP_REDIS_DOWN_MS = 500;
 const STOP_DATABASES_MS = 10_000;
 
 async function main(): Promise<void> {
@@ -49,8 +50,11 @@ async function main(): Promise<void> {
    * exit for minutes, and what a step leaves unfinished is safe (recovery finishes it).
    */
   const stopAll = async () => {
-    const step = async (what: string, work: (() => Promise<unknown>) | undefined, withinMs = STOP_STEP_MS) => {
+    const step = async (what: string, work: (() => Promise<unknown>) | undefined, boundMs = STOP_STEP_MS) => {
       if (!work) return;
+      // With Redis down no step that needs it can finish: waiting out the full bound in each
+      // would only delay the exit (23 s with the plain bounds).
+      const withinMs = stack && stack.redis.status !== "ready" ? Math.min(boundMs, STOP_STEP_REDIS_DOWN_MS) : boundMs;
       log(`stopping ${what}…`);
       const done = await settleWithin(
         work().catch((e: unknown) => log(`${what}: ${errorMessage(e)}`)),

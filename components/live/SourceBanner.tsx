@@ -54,7 +54,7 @@ function Banner({ health }: { health: ReturnType<typeof useSourceHealth> }) {
                 {" "}
                 since{" "}
                 <time dateTime={o.since} suppressHydrationWarning>
-                  {new Date(o.since).toLocaleTimeString()}
+                  {new Date(o.since).toLocaleTimeString(undefined, { hourCycle: "h23" })}
                 </time>
               </>
             )}

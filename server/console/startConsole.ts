@@ -111,12 +111,18 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
     health.stop();
     setSourceHealthMonitor(null);
     await fanout?.stop();
+    // A dead Redis would hold the adapter's UNSUBSCRIBE (and so io.close) through the client's
+    // retries: cut those connections first, the adapter's commands then fail at once.
+    if (pub.status !== "ready" || sub.status !== "ready") {
+      pub.disconnect();
+      sub.disconnect();
+    }
     // io.close() also closes the HTTP server, which waits for open connections: idle
     // keep-alive ones are dropped now, busy ones after the grace period.
     const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
     force.unref();
     server.closeIdleConnections();
-    await io.close();
+    await io.close().catch((err: unknown) => log(`[console] closing sockets: ${errorMessage(err)}`));
     clearTimeout(force);
     await app.close();
     // QUIT waits for an answer a dead Redis never gives (its retries last minutes): a short

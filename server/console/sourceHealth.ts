@@ -3,7 +3,7 @@
 // is down and since when instead of looking live while showing nothing. Each change is
 // logged once (not once per retry) and handed to onChange, which pushes it to browsers.
 import type { Redis } from "ioredis";
-import type pg from "pg";
+import pg from "pg";
 import { errorMessage } from "../errors";
 import type { SourceName } from "../http/sourceErrors";
 import type { LiveSourceHealth, LiveSourceState } from "../live/protocol";
@@ -12,6 +12,7 @@ export type SourceState = LiveSourceState;
 export type SourceHealth = LiveSourceHealth;
 
 export interface SourceHealthOptions {
+  /** The coordinator database's pool: probed on a one-connection pool with its settings. */
   pool: pg.Pool;
   /** Probed on a connection of its own that fails at once while disconnected. */
   redis: Redis;
@@ -45,6 +46,14 @@ export function startSourceHealth(opts: SourceHealthOptions): SourceHealthMonito
   // The probe reports an outage once, with the connection's own error as the cause.
   let lastRedisError: unknown = null;
   redis.on("error", (err: unknown) => (lastRedisError = err));
+  // Likewise for the database: a busy shared pool (the engine's) must not look like an outage.
+  const pool = new pg.Pool({
+    ...opts.pool.options,
+    max: 1,
+    connectionTimeoutMillis: timeoutMs,
+    application_name: "cohort-console-health",
+  });
+  pool.on("error", () => undefined); // a dropped idle connection is replaced by the next probe
   const started = new Date().toISOString();
   const states = new Map<SourceName, SourceState>([
     ["coordinator database", { source: "coordinator database", up: true, since: started }],
@@ -76,7 +85,7 @@ export function startSourceHealth(opts: SourceHealthOptions): SourceHealthMonito
     (inFlight ??= (async () => {
       try {
         const [db, kv] = await Promise.allSettled([
-          withTimeout(opts.pool.query("SELECT 1"), timeoutMs),
+          withTimeout(pool.query("SELECT 1"), timeoutMs),
           withTimeout(redis.ping(), timeoutMs),
         ]);
         checkedAt = new Date().toISOString();
@@ -101,6 +110,7 @@ export function startSourceHealth(opts: SourceHealthOptions): SourceHealthMonito
       stopped = true;
       clearInterval(timer);
       redis.disconnect();
+      void pool.end().catch(() => undefined);
     },
   };
 }

@@ -4,6 +4,7 @@ import { unstable_rethrow } from "next/navigation";
 import type { ReactNode } from "react";
 import { SignOutButton } from "@/components/auth/SignOutButton";
 import { CSRF_META } from "@/components/http/apiFetch";
+import { SourceBanner } from "@/components/live/SourceBanner";
 import { QueryProvider } from "@/components/providers/QueryProvider";
 import { LiveBadge } from "@/components/shell/LiveBadge";
 import { MainNav } from "@/components/shell/MainNav";
@@ -50,6 +51,8 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               </>
             )}
           </header>
+          {/* Also without a user: when the session check fails, the banner says which source is down. */}
+          <SourceBanner live={user !== null} />
           <main className="content">{children}</main>
         </QueryProvider>
       </body>

@@ -16,6 +16,11 @@ export const errorCodes = {
    * so: ask again later (engine.outcome). Never retry the work: it may have happened.
    */
   OUTCOME_PENDING: { status: 503, expose: true },
+  /**
+   * A source the request needs (the coordinator database, Redis) cannot be reached right now.
+   * Exposed with the source's name only (details.source), never its URL or credentials.
+   */
+  SOURCE_UNAVAILABLE: { status: 503, expose: true },
   // locks (server/locks)
   LOCK_TIMEOUT: { status: 409, expose: true },
   LOCK_LOST: { status: 409, expose: true },
@@ -42,6 +47,13 @@ export const errorCodes = {
 
 export type ErrorCode = keyof typeof errorCodes;
 
+/**
+ * Marks CohortErrors across copies of this module. Next.js bundles route handlers apart from
+ * server/main.ts, so an error thrown by a runtime object (the engine, the lock service) is an
+ * instance of *another* CohortError class there; a registry symbol is the same in both.
+ */
+const BRAND = Symbol.for("cohort.error");
+
 export class CohortError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
@@ -51,6 +63,7 @@ export class CohortError extends Error {
     this.name = "CohortError";
     this.code = code;
     this.details = opts.details;
+    Object.defineProperty(this, BRAND, { value: true });
   }
 
   get status(): number {
@@ -62,8 +75,17 @@ export class CohortError extends Error {
   }
 }
 
+/**
+ * Recognises a CohortError by its brand and a known code, not by class identity (see BRAND).
+ * `status` and `expose` are read from this module's table, so a copy from another bundle
+ * answers like one made here.
+ */
 export function isCohortError(err: unknown, code?: ErrorCode): err is CohortError {
-  return err instanceof CohortError && (code === undefined || err.code === code);
+  if (typeof err !== "object" || err === null) return false;
+  if ((err as { [BRAND]?: unknown })[BRAND] !== true) return false;
+  const actual = (err as { code?: unknown }).code;
+  if (typeof actual !== "string" || !Object.hasOwn(errorCodes, actual)) return false;
+  return code === undefined || actual === code;
 }
 
 export function errorMessage(err: unknown): string {

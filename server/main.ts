@@ -4,6 +4,7 @@
 import { ensureDemoUsers } from "./auth/demoUsers";
 import { loadConfig } from "./config";
 import { ensureBuild } from "./console/ensureBuild";
+import { settleWithin } from "./console/settleWithin";
 import { startConsole, type ConsoleHandle } from "./console/startConsole";
 import { createEngineStack, type EngineStack } from "./engine/createEngine";
 import { errorMessage } from "./errors";
@@ -21,6 +22,11 @@ import { startTransferTotals, type TransferTotalsConsumer } from "./sim/transfer
 import { startWorkload, type Workload } from "./sim/workload";
 
 const log = (line: string) => console.log(`[cohort] ${line}`);
+/** Each shutdown step gets this long; the engine (its drain) and the embedded databases (a clean PostgreSQL shutdown) more. */
+const STOP_STEP_MS = 3_000;
+const STOP_ENGINE_MS = 6_000;
+const STOP_STEP_REDIS_DOWN_MS = 500;
+const STOP_DATABASES_MS = 10_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -38,12 +44,23 @@ async function main(): Promise<void> {
   let stoppingSince = 0;
   let runtimeFileWritten = false;
 
-  /** Stops whatever has started, in order: the workload first, the databases last. */
+  /**
+   * Stops whatever has started, in order: the workload first, the databases last. Every step
+   * is bounded: with Redis or a database dead, a client's retries would otherwise hold the
+   * exit for minutes, and what a step leaves unfinished is safe (recovery finishes it).
+   */
   const stopAll = async () => {
-    const step = async (what: string, work: (() => Promise<unknown>) | undefined) => {
+    const step = async (what: string, work: (() => Promise<unknown>) | undefined, boundMs = STOP_STEP_MS) => {
       if (!work) return;
+      // With Redis down no step that needs it can finish: waiting out the full bound in each
+      // would only delay the exit (23 s with the plain bounds).
+      const withinMs = stack && stack.redis.status !== "ready" ? Math.min(boundMs, STOP_STEP_REDIS_DOWN_MS) : boundMs;
       log(`stopping ${what}…`);
-      await work().catch((e: unknown) => log(`${what}: ${errorMessage(e)}`));
+      const done = await settleWithin(
+        work().catch((e: unknown) => log(`${what}: ${errorMessage(e)}`)),
+        withinMs,
+      );
+      if (!done) log(`${what}: not stopped after ${withinMs / 1000} s; going on without it`);
     };
     // Tools stop finding this process at once. (Another process's file, when a start failed, stays.)
     if (runtimeFileWritten) await removeRuntimeFile(config.COHORT_DATA_DIR);
@@ -53,10 +70,10 @@ async function main(): Promise<void> {
     await step("queue sampler", sampler?.stop);
     await step("outbox consumer", totals?.stop);
     await step("outbox relay", relay?.stop);
-    await step("engine", stack?.close);
+    await step("engine", stack?.close, STOP_ENGINE_MS);
     await step("RabbitMQ connection", rabbit ? () => rabbit!.close() : undefined);
     faults?.stop();
-    await step("databases", infra?.stop);
+    await step("databases", infra?.stop, STOP_DATABASES_MS);
   };
   const shutdown = async (signal: string) => {
     if (stoppingSince) {

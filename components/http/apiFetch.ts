@@ -22,7 +22,11 @@ export interface ApiFetchInit {
   csrf?: boolean;
   /** On 401, go to /login and come back afterwards (default true; the login form turns it off). */
   redirectOnUnauthenticated?: boolean;
+  /** A request without an answer after this long fails, so no page waits forever (default 20 s). */
+  timeoutMs?: number;
 }
+
+const DEFAULT_TIMEOUT_MS = 20_000;
 
 export class ApiError extends Error {
   readonly status: number;
@@ -32,8 +36,10 @@ export class ApiError extends Error {
   readonly errors: FieldError[];
   /** The first message per field ("" for the whole value), for showing next to inputs. */
   readonly fieldErrors: Record<string, string>;
-  /** Seconds to wait before retrying (429). */
+  /** Seconds to wait before retrying (429, 503). */
   readonly retryAfter: number | null;
+  /** The unreachable source behind a 503 SOURCE_UNAVAILABLE ("Redis", "coordinator database"). */
+  readonly source: string | null;
 
   constructor(status: number, problem: Partial<Problem> | null) {
     const detail = typeof problem?.detail === "string" ? problem.detail : null;
@@ -47,6 +53,8 @@ export class ApiError extends Error {
     for (const e of this.errors) fieldErrors[e.field] ??= e.detail;
     this.fieldErrors = fieldErrors;
     this.retryAfter = typeof problem?.retryAfter === "number" ? problem.retryAfter : null;
+    const source = (problem as { source?: unknown } | null)?.source;
+    this.source = typeof source === "string" ? source : null;
   }
 }
 
@@ -61,16 +69,21 @@ export async function apiFetch<T = unknown>(path: string, init: ApiFetchInit = {
     const headers: Record<string, string> = { accept: "application/json" };
     if (init.body !== undefined) headers["content-type"] = "application/json";
     if (mutation) headers[CSRF_HEADER] = await getCsrfToken();
+    const timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeout = AbortSignal.timeout(timeoutMs);
     try {
       return await fetch(withQuery(path, init.query), {
         method,
         headers,
         body: init.body === undefined ? null : JSON.stringify(init.body),
-        signal: init.signal ?? null,
+        signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
         cache: "no-store",
         credentials: "same-origin",
       });
     } catch (err) {
+      if (timeout.aborted && !init.signal?.aborted) {
+        throw new ApiError(0, { detail: `the console did not answer within ${timeoutMs / 1000} s` });
+      }
       // Cancellation (TanStack Query aborting a stale request) must stay an AbortError.
       if (err instanceof DOMException && err.name === "AbortError") throw err;
       throw new ApiError(0, null);

@@ -12,6 +12,7 @@ import { formatAge } from "./format";
 import { OrphansPanel } from "./OrphansPanel";
 import { ResolutionDialog } from "./ResolutionDialog";
 import type { InDoubtPayload } from "./types";
+import { PendingNote } from "@/components/live/PendingNote";
 
 export const IN_DOUBT_KEY = ["in-doubt"] as const;
 
@@ -32,7 +33,7 @@ export function InDoubtView({ canAct }: { canAct: boolean }) {
   const invalidate = useThrottledInvalidate(IN_DOUBT_KEY, 1_000);
   useLiveSocket({ rooms: ["transactions"], onTxEvents: invalidate, onResync: invalidate });
 
-  if (query.isPending) return <p className="muted">Loading…</p>;
+  if (query.isPending) return <PendingNote query={query} what="the in-doubt transactions" />;
   if (query.isError) return <p className="alert">Could not load the in-doubt transactions: {query.error.message}</p>;
   const data = query.data;
 

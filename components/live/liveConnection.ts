@@ -12,11 +12,13 @@ import {
   type LiveHandshake,
   type LiveReady,
   type LiveRingEvent,
+  type LiveSourceHealth,
   type LiveTxEvent,
   type ServerToClientEvents,
 } from "@/server/live/protocol";
 
-export type ConnectionState = "live" | "reconnecting" | "offline";
+/** "stalled": connected, but the console cannot read the event stream (Redis is down). */
+export type ConnectionState = "live" | "stalled" | "reconnecting" | "offline";
 
 export interface ConnectionSnapshot {
   state: ConnectionState;
@@ -52,6 +54,9 @@ class LiveConnection {
   private joined = new Set<string>();
   private handshakeRooms: string[] = [];
   private readonly stateListeners = new Set<() => void>();
+  private readonly healthListeners = new Set<(health: LiveSourceHealth) => void>();
+  /** From the server's last "sources.health": the event stream lives in Redis. */
+  private streamDown = false;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
 
   subscribe(subscription: LiveSubscription): () => void {
@@ -77,6 +82,12 @@ class LiveConnection {
   };
 
   getSnapshot = (): ConnectionSnapshot => this.snapshot;
+
+  /** The server's source health as it changes (and once on every connect). */
+  onSourceHealth(listener: (health: LiveSourceHealth) => void): () => void {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
+  }
 
   private ensureSocket(): void {
     if (this.idleTimer) {
@@ -125,6 +136,11 @@ class LiveConnection {
       }
     });
     socket.on(LIVE_EVENTS.ready, (ready) => this.onReady(ready));
+    socket.on(LIVE_EVENTS.sources, (health) => {
+      this.streamDown = health.sources.some((s) => s.source === "Redis" && !s.up);
+      this.refreshState();
+      for (const listener of this.healthListeners) listener(health);
+    });
     window.addEventListener("online", this.onOnline);
     window.addEventListener("offline", this.onOffline);
     this.socket = socket;
@@ -198,8 +214,14 @@ class LiveConnection {
   private refreshState(): void {
     const socket = this.socket;
     const online = typeof navigator === "undefined" || navigator.onLine !== false;
-    const state: ConnectionState = socket?.connected ? "live" : socket?.active && online ? "reconnecting" : "offline";
-    const everConnected = this.snapshot.everConnected || state === "live";
+    const state: ConnectionState = socket?.connected
+      ? this.streamDown
+        ? "stalled"
+        : "live"
+      : socket?.active && online
+        ? "reconnecting"
+        : "offline";
+    const everConnected = this.snapshot.everConnected || state === "live" || state === "stalled";
     if (state === this.snapshot.state && everConnected === this.snapshot.everConnected) return;
     this.snapshot = { state, everConnected };
     for (const listener of this.stateListeners) listener();

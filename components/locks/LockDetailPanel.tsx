@@ -8,6 +8,7 @@ import { HolderCell } from "./HolderCell";
 import styles from "./locks.module.css";
 import { fetchLockDetail, lockDetailKey, POLL_MS } from "./queries";
 import { useRedisNow } from "./useRedisNow";
+import { PendingNote } from "@/components/live/PendingNote";
 
 export function LockDetailPanel({ lockKey }: { lockKey: string }) {
   const query = useQuery({
@@ -16,7 +17,7 @@ export function LockDetailPanel({ lockKey }: { lockKey: string }) {
     refetchInterval: POLL_MS,
   });
   const now = useRedisNow(query.data?.now, query.dataUpdatedAt);
-  if (query.isPending) return <p className="muted">Reading the lock…</p>;
+  if (query.isPending) return <PendingNote query={query} what="the lock" loading="Reading the lock…" />;
   if (query.isError) return <p className="alert">Could not read the lock: {query.error.message}</p>;
   return <LockDetailBody detail={query.data} now={now ?? query.data.now} />;
 }

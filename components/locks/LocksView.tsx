@@ -12,6 +12,7 @@ import { fetchLockPage, lockListKey, POLL_MS } from "./queries";
 import { ReleaseDialog } from "./ReleaseDialog";
 import { useRedisNow } from "./useRedisNow";
 import { WaitForGraphPanel } from "./WaitForGraph";
+import { PendingNote } from "@/components/live/PendingNote";
 
 export function LocksView({ filters, canRelease }: { filters: LockFilterValues; canRelease: boolean }) {
   const router = useRouter();
@@ -50,7 +51,7 @@ export function LocksView({ filters, canRelease }: { filters: LockFilterValues; 
             {notice}
           </p>
         )}
-        {list.isPending && <p className="muted">Loading…</p>}
+        {list.isPending && <PendingNote query={list} what="the locks" />}
         {list.isError && <p className="alert">Could not load the locks: {list.error.message}</p>}
         {list.data &&
           (locks.length === 0 ? (

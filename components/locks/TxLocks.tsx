@@ -9,6 +9,7 @@ import { lockFiltersHref } from "./LockFilters";
 import styles from "./locks.module.css";
 import { fetchLockPage, POLL_MS, txLocksKey } from "./queries";
 import { useRedisNow } from "./useRedisNow";
+import { PendingNote } from "@/components/live/PendingNote";
 
 export interface TxLocksProps {
   txId: string;
@@ -35,7 +36,7 @@ export function TxLocks({ txId, initial, live = true }: TxLocksProps) {
           <Link href={lockFiltersHref({ owner: txId })}>on the Locks page</Link>
         </span>
       </div>
-      {query.isPending && <p className="muted">Loading…</p>}
+      {query.isPending && <PendingNote query={query} what="its locks" />}
       {query.isError && <p className="alert">Could not load its locks: {query.error.message}</p>}
       {query.data && locks.length === 0 && <p className="muted">It holds no lock now.</p>}
       {query.data && locks.length > 0 && (

@@ -9,6 +9,7 @@ import { isTxId, shortOwner } from "./format";
 import { circularLayout, edgePath, labelPlacement, NODE_RADIUS } from "./graphLayout";
 import styles from "./locks.module.css";
 import { fetchLockGraph, LOCK_GRAPH_KEY, POLL_MS } from "./queries";
+import { PendingNote } from "@/components/live/PendingNote";
 
 /** Beyond this many transactions the picture says nothing a table would not say better. */
 const MAX_NODES = 80;
@@ -26,7 +27,7 @@ export function WaitForGraphPanel() {
             : ""}
         </span>
       </div>
-      {query.isPending && <p className="muted">Loading…</p>}
+      {query.isPending && <PendingNote query={query} what="the wait-for graph" />}
       {query.isError && <p className="alert">Could not load the wait-for graph: {query.error.message}</p>}
       {graph && graph.edges.length === 0 && <p className="muted">No transaction waits for another.</p>}
       {graph && graph.edges.length > 0 && graph.nodes.length > MAX_NODES && (

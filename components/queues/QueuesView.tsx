@@ -21,6 +21,7 @@ import {
 import { RabbitTable } from "./RabbitTable";
 import { StreamDetail } from "./StreamDetail";
 import { StreamsTable } from "./StreamsTable";
+import { PendingNote } from "@/components/live/PendingNote";
 
 const ROOMS = [QUEUES_ROOM];
 
@@ -65,7 +66,7 @@ export function QueuesView({ initial, selected, canOperate, canPurge }: QueuesVi
             {data ? " (showing the last known figures)" : ""}
           </p>
         )}
-        {overview.isPending && <p className="muted">Loading…</p>}
+        {overview.isPending && <PendingNote query={overview} what="the queues" />}
         {data && <StreamsTable streams={data.streams} selected={selected} />}
         {data && !selected && data.streams.length > 0 && (
           <p className="muted">Select a stream to see its charts, pending entries and dead letters.</p>

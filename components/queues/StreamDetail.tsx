@@ -14,6 +14,7 @@ import { fetchQueueDetail, queueDetailKey, type QueueActionRequest } from "./que
 import { QueueActionDialog } from "./QueueActionDialog";
 import { QueueCharts } from "./QueueCharts";
 import styles from "./queues.module.css";
+import { PendingNote } from "@/components/live/PendingNote";
 
 export interface StreamDetailProps {
   stream: string;
@@ -55,7 +56,7 @@ export function StreamDetail({ stream, refetchInterval, canOperate, canPurge }: 
     return (
       <section className="panel" aria-labelledby="stream-title">
         {head}
-        <p className="muted">Loading…</p>
+        <PendingNote query={detail} what="the stream" />
       </section>
     );
   }

@@ -16,6 +16,7 @@ import { RingChart } from "./RingChart";
 import { SharesTable } from "./SharesTable";
 import { RING_KEY, WHAT_IF_KEY, type RingChangeInput, type RingOverview, type RunView, type WhatIfView } from "./types";
 import { WhatIfPanel } from "./WhatIfPanel";
+import { PendingNote } from "@/components/live/PendingNote";
 
 const ROOMS = ["ring"] as const;
 
@@ -55,7 +56,7 @@ export function RingView({ initial, canAdmin }: { initial: RingOverview | null; 
     [data, whatIf.data],
   );
 
-  if (ring.isPending) return <p className="muted">Loading…</p>;
+  if (ring.isPending) return <PendingNote query={ring} what="the ring" />;
   if (ring.isError) return <p className="alert">Could not load the ring: {ring.error.message}</p>;
   const ringData = ring.data;
   const preview = previewed ? whatIf.data : undefined;

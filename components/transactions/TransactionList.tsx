@@ -17,6 +17,7 @@ import { StatusTag } from "./StatusTag";
 import { TransactionFilters } from "./TransactionFilters";
 import { filtersKey, readFilters } from "./urlFilters";
 import { liveInserts, useListLive } from "./useListLive";
+import { PendingNote } from "@/components/live/PendingNote";
 
 export interface TransactionListProps {
   /** The canonical filter string the server rendered `initialPage` for. */
@@ -110,7 +111,7 @@ function ListView({
         </p>
       )}
       {query.isPending ? (
-        <p className="muted">Loading…</p>
+        <PendingNote query={query} what="transactions" />
       ) : rows.length === 0 ? (
         <p className="muted" data-testid="tx-empty">
           No transactions match these filters.

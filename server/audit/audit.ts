@@ -6,7 +6,7 @@ import { Prisma } from "@prisma/client";
 import { z } from "zod";
 import type { PrismaClient } from "../db/prisma";
 import { CohortError } from "../errors";
-import { wholeNumber } from "../http/inputs";
+import { storableText, wholeNumber } from "../http/inputs";
 
 export const AUDIT_OUTCOMES = ["ok", "refused", "failed"] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
@@ -82,15 +82,18 @@ export async function recordAudit(db: PrismaClient | Prisma.TransactionClient, e
     const row = await tx.auditEntry.create({
       data: {
         userId: entry.user.id,
-        userName: entry.user.name,
-        action: entry.action,
-        targetType: entry.targetType,
-        targetId: entry.targetId,
-        reason: entry.reason ?? null,
+        // The entry of an action that took effect must not fail on its text: what PostgreSQL
+        // cannot store (NUL, lone surrogates; refused at the edge, but not only the edge writes
+        // here) is replaced rather than losing the row.
+        userName: storableText(entry.user.name),
+        action: storableText(entry.action),
+        targetType: storableText(entry.targetType),
+        targetId: storableText(entry.targetId),
+        reason: entry.reason == null ? null : storableText(entry.reason),
         before: before ?? Prisma.DbNull,
         after: after ?? Prisma.DbNull,
         outcome: entry.outcome,
-        message: entry.message ?? null,
+        message: entry.message == null ? null : storableText(entry.message),
       },
       select: auditSelect,
     });
@@ -103,11 +106,11 @@ export async function recordAudit(db: PrismaClient | Prisma.TransactionClient, e
           actor: `user:${entry.user.name}`,
           data: {
             auditId: row.id.toString(),
-            reason: entry.reason ?? null,
+            reason: entry.reason == null ? null : storableText(entry.reason),
             before: before ?? null,
             after: after ?? null,
             outcome: entry.outcome,
-            ...(entry.message ? { message: entry.message } : {}),
+            ...(entry.message ? { message: storableText(entry.message) } : {}),
           },
         },
       });
@@ -189,7 +192,10 @@ function parseCursor(cursor: string | null | undefined): bigint | null {
 /** Snapshots are stored as plain JSON: dates become strings, bigints decimal strings. */
 function toJson(value: unknown): Prisma.InputJsonValue | undefined {
   if (value === undefined || value === null) return undefined;
-  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  // jsonb refuses \u0000 and lone surrogate escapes as well.
+  const text = JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === "bigint" ? v.toString() : typeof v === "string" ? storableText(v) : v,
+  );
   return text === undefined ? undefined : (JSON.parse(text) as Prisma.InputJsonValue);
 }
 

@@ -12,8 +12,12 @@ import { errorMessage } from "../errors";
 import { listenError } from "../infra/freePort";
 import { eventsStream } from "../live/events";
 import { startFanout, type Fanout } from "../live/fanout";
-import type { ClientToServerEvents, ServerToClientEvents } from "../live/protocol";
+import { LIVE_EVENTS, type ClientToServerEvents, type ServerToClientEvents } from "../live/protocol";
+import { logRedisErrors } from "../live/redisErrors";
 import { setRuntime, type Runtime } from "../runtime";
+import { answerMalformedPath } from "./malformedPath";
+import { settleWithin } from "./settleWithin";
+import { setSourceHealthMonitor, startSourceHealth } from "./sourceHealth";
 
 export interface StartConsoleOptions {
   runtime: Runtime;
@@ -32,6 +36,7 @@ export interface ConsoleHandle {
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 /** In-flight requests get this long to finish on close before their sockets are cut. */
 const CLOSE_GRACE_MS = 3_000;
+const QUIT_WAIT_MS = 500;
 
 export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHandle> {
   const { runtime, host, port, dev, log } = opts;
@@ -47,6 +52,7 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
   server.on("request", (req, res) => {
     // The login rate limit keys on the TCP peer; a client-sent value must not count.
     req.headers[CLIENT_ADDRESS_HEADER] = req.socket.remoteAddress ?? "unknown";
+    if (answerMalformedPath(req, res)) return;
     handle(req, res).catch((err: unknown) => {
       log(`[console] ${req.method} ${req.url} failed: ${errorMessage(err)}`);
       if (!res.headersSent) res.statusCode = 500;
@@ -58,6 +64,8 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
   // an auto-pipelined one would go out after our QUIT and reject as "Connection is closed".
   const pub = runtime.redis.duplicate({ enableAutoPipelining: false });
   const sub = runtime.redis.duplicate({ enableAutoPipelining: false });
+  logRedisErrors(pub, "socket.io adapter (publish)", log);
+  logRedisErrors(sub, "socket.io adapter (subscribe)", log);
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
     serveClient: false,
     // The adapter's channels carry the namespace too: two deployments' consoles on one Redis
@@ -70,12 +78,24 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
 
   // Sockets are accepted only with a live session cookie (DESIGN.md §7).
   const socketAuth = authenticateSockets(io, { prisma: runtime.prisma, log });
+  // Every browser learns which sources are down on connect and on each change, so no page
+  // looks live while the data behind it cannot be read.
+  const health = startSourceHealth({
+    pool: runtime.pool,
+    redis: runtime.redis,
+    log,
+    onChange: (now) => io.local.emit(LIVE_EVENTS.sources, now),
+  });
+  setSourceHealthMonitor(health);
+  io.on("connection", (socket) => socket.emit(LIVE_EVENTS.sources, health.current()));
   let fanout: Fanout | null = null;
   try {
     fanout = await startFanout({ io, redis: runtime.redis, stream: eventsStream(namespace), log, mayJoin: socketMayJoin });
     await listen(server, host, port);
   } catch (err) {
     socketAuth.stop();
+    health.stop();
+    setSourceHealthMonitor(null);
     await fanout?.stop();
     await io.close();
     await app.close();
@@ -92,16 +112,28 @@ export async function startConsole(opts: StartConsoleOptions): Promise<ConsoleHa
   let closing: Promise<void> | null = null;
   const close = async (): Promise<void> => {
     socketAuth.stop();
+    health.stop();
+    setSourceHealthMonitor(null);
     await fanout?.stop();
+    // A dead Redis would hold the adapter's UNSUBSCRIBE (and so io.close) through the client's
+    // retries: cut those connections first, the adapter's commands then fail at once.
+    if (pub.status !== "ready" || sub.status !== "ready") {
+      pub.disconnect();
+      sub.disconnect();
+    }
     // io.close() also closes the HTTP server, which waits for open connections: idle
     // keep-alive ones are dropped now, busy ones after the grace period.
     const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
     force.unref();
     server.closeIdleConnections();
-    await io.close();
+    await io.close().catch((err: unknown) => log(`[console] closing sockets: ${errorMessage(err)}`));
     clearTimeout(force);
     await app.close();
-    await Promise.allSettled([pub.quit(), sub.quit()]);
+    // QUIT waits for an answer a dead Redis never gives (its retries last minutes): a short
+    // wait for a clean goodbye, then the sockets are cut.
+    await settleWithin(Promise.allSettled([pub.quit(), sub.quit()]), QUIT_WAIT_MS);
+    pub.disconnect();
+    sub.disconnect();
   };
 
   return {

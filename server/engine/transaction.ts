@@ -2,7 +2,7 @@
 // connection, `tx.commit()` runs two-phase commit, `tx.abort()` gives up. Misuse gets
 // a CohortError and never leaves a prepared branch behind.
 import type pg from "pg";
-import { CohortError, errorMessage } from "../errors";
+import { CohortError, errorMessage, isCohortError } from "../errors";
 import { formatGid } from "../participants/gid";
 import type { PostgresShard } from "../participants/postgresShard";
 import type { LockService } from "../locks/lockService";
@@ -125,10 +125,7 @@ export class Transaction {
     try {
       return await step;
     } catch (err) {
-      if (
-        err instanceof CohortError &&
-        (err.code === "TX_ABORTED" || err.code === "TX_TIMED_OUT" || err.code === "TX_NOT_ACTIVE")
-      ) {
+      if (isCohortError(err) && (err.code === "TX_ABORTED" || err.code === "TX_TIMED_OUT" || err.code === "TX_NOT_ACTIVE")) {
         throw err;
       }
       const failure = new CohortError("BRANCH_FAILED", `branch ${shardName} failed: ${errorMessage(err)}`, {
@@ -176,7 +173,7 @@ export class Transaction {
       }
       return grant;
     } catch (err) {
-      if (err instanceof CohortError && err.code === "DEADLOCK_VICTIM") {
+      if (isCohortError(err, "DEADLOCK_VICTIM")) {
         await this.abortUnprepared(err, `deadlock victim: ${err.message}`, "deadlock.victim");
       }
       if (this.abortCause) throw this.abortCause;
@@ -232,7 +229,7 @@ export class Transaction {
     try {
       return await this.runCommit();
     } catch (err) {
-      if (err instanceof CohortError) {
+      if (isCohortError(err)) {
         // (runCommit moves the phase on; the cast undoes TypeScript's narrowing from above.)
         if ((this.phase as Phase) !== "committed") this.phase = "aborted";
         throw err;

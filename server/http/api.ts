@@ -14,6 +14,7 @@ import { roleAtLeast, type Role, type SessionUser } from "../auth/roles";
 import { lookupSession, readSessionToken, type Session } from "../auth/sessions";
 import { CohortError } from "../errors";
 import { getRuntime } from "../runtime";
+import { storableText, unstorableText } from "./inputs";
 import { problemResponse, type FieldError } from "./problem";
 
 export type { SessionUser } from "../auth/roles";
@@ -106,9 +107,11 @@ export function api<P = RawParams, Q = RawParams, B = undefined>(
         }
       }
       const rawParams = (await route?.params) ?? {};
-      const params = opts.params ? await parseInput(opts.params, rawParams, "params") : (rawParams as P);
+      // Without a schema the raw values reach the handler: they are still checked for text
+      // PostgreSQL cannot store.
+      const params = opts.params ? await parseInput(opts.params, rawParams, "params") : storable<P>(rawParams, "params");
       const rawQuery = queryObject(request.url);
-      const query = opts.query ? await parseInput(opts.query, rawQuery, "query") : (rawQuery as Q);
+      const query = opts.query ? await parseInput(opts.query, rawQuery, "query") : storable<Q>(rawQuery, "query");
       const body = opts.body
         ? await parseInput(opts.body, await readJsonBody(request, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES), "body")
         : (undefined as B);
@@ -143,7 +146,7 @@ async function auditForbidden(
 ): Promise<void> {
   const body = await readJsonBody(request, maxBodyBytes).catch(() => undefined);
   const given = typeof body === "object" && body !== null ? (body as { reason?: unknown }).reason : undefined;
-  const reason = typeof given === "string" ? given.replaceAll("\u0000", "").trim().slice(0, 500) : "";
+  const reason = typeof given === "string" ? storableText(given).trim().slice(0, 500) : "";
   await recordRefusal(
     getRuntime().prisma,
     {
@@ -170,14 +173,20 @@ async function markDynamic(): Promise<void> {
   }
 }
 
-async function parseInput<T>(schema: z.ZodType<T>, value: unknown, where: FieldError["in"]): Promise<T> {
-  const nul = findNul(value);
-  if (nul !== null) {
-    const errors: FieldError[] = [{ in: where, field: nul, detail: "must not contain NUL characters" }];
-    throw new CohortError("BAD_REQUEST", `invalid ${where}: ${nul ? `${nul}: ` : ""}must not contain NUL characters`, {
+/** `value` unchanged, or a 400 naming the first string in it that PostgreSQL cannot store. */
+function storable<T>(value: unknown, where: FieldError["in"]): T {
+  const bad = findUnstorable(value);
+  if (bad !== null) {
+    const errors: FieldError[] = [{ in: where, field: bad.field, detail: bad.detail }];
+    throw new CohortError("BAD_REQUEST", `invalid ${where}: ${bad.field ? `${bad.field}: ` : ""}${bad.detail}`, {
       details: { errors },
     });
   }
+  return value as T;
+}
+
+async function parseInput<T>(schema: z.ZodType<T>, value: unknown, where: FieldError["in"]): Promise<T> {
+  storable<unknown>(value, where);
   const parsed = await schema.safeParseAsync(value);
   if (parsed.success) return parsed.data;
   const errors: FieldError[] = parsed.error.issues.map((issue) => ({
@@ -195,15 +204,19 @@ async function parseInput<T>(schema: z.ZodType<T>, value: unknown, where: FieldE
 }
 
 /**
- * The path of the first string (or key) holding U+0000, or null. PostgreSQL text cannot
- * store it, so without this check such input would fail deep in a query as a 500.
+ * The first string (or key) PostgreSQL text could not hold (see unstorableText), or null.
+ * Every string of every input is checked, whatever its schema, so no route can forget one.
  */
-function findNul(value: unknown, path: string[] = [], depth = 0): string | null {
-  if (typeof value === "string") return value.includes("\u0000") ? path.join(".") : null;
+function findUnstorable(value: unknown, path: string[] = [], depth = 0): { field: string; detail: string } | null {
+  if (typeof value === "string") {
+    const detail = unstorableText(value);
+    return detail === null ? null : { field: path.join("."), detail };
+  }
   if (typeof value !== "object" || value === null || depth > 64) return null;
   for (const [key, child] of Object.entries(value)) {
-    if (key.includes("\u0000")) return [...path, key.replaceAll("\u0000", "\\0")].join(".");
-    const found = findNul(child, [...path, key], depth + 1);
+    const detail = unstorableText(key);
+    if (detail !== null) return { field: [...path, storableText(key)].join("."), detail: `key ${detail}` };
+    const found = findUnstorable(child, [...path, key], depth + 1);
     if (found !== null) return found;
   }
   return null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { wholeNumber } from "./inputs";
+import { storableText, unstorableText, wholeNumber } from "./inputs";
 
 const limit = z.object({ limit: wholeNumber(1, 200).optional() });
 const message = (value: unknown) => {
@@ -27,5 +27,20 @@ describe("whole numbers from a query string or a body", () => {
 
   it("refuses what only z.coerce would read as a number", () => {
     for (const value of [true, [5], null, {}]) expect(message(value)).toBe("must be a number");
+  });
+});
+
+describe("text PostgreSQL can store", () => {
+  it("refuses NUL and lone surrogates, accepts pairs", () => {
+    expect(unstorableText("plain")).toBeNull();
+    expect(unstorableText("😀 emoji")).toBeNull();
+    expect(unstorableText("a\u0000b")).toMatch(/NUL/);
+    expect(unstorableText("\ud800")).toMatch(/surrogate/);
+    expect(unstorableText("x\udc00")).toMatch(/surrogate/);
+    expect(unstorableText("\udc00\ud800")).toMatch(/surrogate/);
+  });
+
+  it("makes text storable without losing the rest", () => {
+    expect(storableText("a\u0000b\ud800c😀")).toBe("ab\ufffdc😀");
   });
 });

@@ -37,3 +37,23 @@ describe("problem+json", () => {
     }
   });
 });
+
+describe("problem+json for an unreachable source", () => {
+  it("answers 503 with the source and Retry-After, never the driver's text", async () => {
+    const err = Object.assign(new Error("connect ECONNREFUSED 10.1.2.3:6543"), { code: "ECONNREFUSED" });
+    const response = problemResponse(err, "GET /api/transactions");
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("5");
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ status: 503, code: "SOURCE_UNAVAILABLE", source: "coordinator database", retryAfter: 5 });
+    expect(JSON.stringify(body)).not.toContain("10.1.2.3");
+  });
+
+  it("describes a CohortError made by another copy of the module", async () => {
+    vi.resetModules();
+    const other = await import("../errors");
+    const response = problemResponse(new other.CohortError("BAD_REQUEST", "cursor: must be a cursor"), "GET /api/locks");
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code: "BAD_REQUEST", detail: "cursor: must be a cursor" });
+  });
+});

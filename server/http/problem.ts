@@ -3,7 +3,8 @@
 // so internal details (SQL, connection strings) never reach the browser. An exposed error
 // may add members of its own (RFC 9457 extensions) under `details.problem`: what the
 // operator needs next, such as who holds a lock now.
-import { errorCodes, isCohortError } from "../errors";
+import { errorCodes, isCohortError, type CohortError } from "../errors";
+import { asSourceUnavailable } from "./sourceErrors";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
@@ -41,14 +42,14 @@ const titles: Record<number, string> = {
 };
 
 export function problemResponse(err: unknown, instance?: string): Response {
-  const known = isCohortError(err) ? err : null;
-  if (!known || !known.expose) console.error(`[api] ${instance ?? "request"} failed:`, err);
-  const code = known?.expose ? known.code : "INTERNAL";
+  const known = describable(err);
+  if (!known) console.error(`[api] ${instance ?? "request"} failed:`, err);
+  const code = known ? known.code : "INTERNAL";
   const status = errorCodes[code].status;
   // Only these detail keys are public: `details` may otherwise carry internal context.
-  const errors = known?.expose ? fieldErrorsOf(known.details) : undefined;
-  const retryAfter = known?.expose ? retryAfterOf(known.details) : undefined;
-  const extensions = known?.expose ? extensionsOf(known.details) : {};
+  const errors = known ? fieldErrorsOf(known.details) : undefined;
+  const retryAfter = known ? retryAfterOf(known.details) : undefined;
+  const extensions = known ? extensionsOf(known.details) : {};
   // Extensions first: they can never replace a standard member.
   const problem: Problem & Record<string, unknown> = {
     ...extensions,
@@ -56,7 +57,7 @@ export function problemResponse(err: unknown, instance?: string): Response {
     title: titles[status] ?? "Error",
     status,
     code,
-    ...(known?.expose ? { detail: known.message } : {}),
+    ...(known ? { detail: known.message } : {}),
     ...(instance ? { instance } : {}),
     ...(errors ? { errors } : {}),
     ...(retryAfter !== undefined ? { retryAfter } : {}),
@@ -64,6 +65,17 @@ export function problemResponse(err: unknown, instance?: string): Response {
   const headers: Record<string, string> = { "content-type": PROBLEM_CONTENT_TYPE, "cache-control": "no-store" };
   if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
   return new Response(JSON.stringify(problem), { status, headers });
+}
+
+/**
+ * The error to describe to the caller, or null for an internal one. Exposure is read from this
+ * module's table, not the error's own getter: it may be a copy from another bundle. An
+ * unreachable source is described (503, its name) even when it surfaces as a driver error or
+ * as the cause of an internal one.
+ */
+function describable(err: unknown): CohortError | null {
+  if (isCohortError(err) && errorCodes[err.code].expose) return err;
+  return asSourceUnavailable(err);
 }
 
 function extensionsOf(details: Record<string, unknown> | undefined): Record<string, unknown> {

@@ -3,10 +3,14 @@
 //     broken bodies, unknown and malformed ids, junk query values, missing or foreign Origin,
 //     missing CSRF token, no session, too low a role) and requires a 4xx problem+json answer,
 //     never a 5xx (DESIGN.md §7 "Bad input");
+//     The probes include invalid percent-encoding, lone surrogates, NUL and long strings in
+//     params, query, bodies and reasons, and run against runtime objects (lock service,
+//     engine) built from another copy of the modules, as Next.js's bundle sees the ones
+//     server/main.ts makes: their CohortErrors must keep their 4xx;
 //  2. the flows of the auth, users and audit routes.
 // To cover another route module, import its handlers and add entries to ROUTES.
 import { randomBytes, randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as auditRoute from "@/app/api/audit/route";
 import * as loginRoute from "@/app/api/auth/login/route";
 import * as logoutRoute from "@/app/api/auth/logout/route";
@@ -30,6 +34,7 @@ import * as ringRoute from "@/app/api/ring/route";
 import * as ringRunRoute from "@/app/api/ring/runs/[id]/[action]/route";
 import * as whatIfRoute from "@/app/api/ring/what-if/route";
 import * as reconcileRoute from "@/app/api/shards/[name]/reconcile/route";
+import * as sourcesRoute from "@/app/api/sources/route";
 import * as txActionRoute from "@/app/api/transactions/[id]/actions/[action]/route";
 import * as txResolutionRoute from "@/app/api/transactions/[id]/resolution/route";
 import * as txRoute from "@/app/api/transactions/[id]/route";
@@ -43,6 +48,7 @@ import { createUser, type UserSummary } from "../auth/users";
 import { PHASE2_GROUP, phase2Stream } from "../queues/phase2Entries";
 import { ensureGroup } from "../queues/streamQueue";
 import { setRingService, type RingService } from "../ring/ringService";
+import { getRuntime, setRuntime } from "../runtime";
 import { startRing } from "../ring/startRing";
 import {
   callRoute,
@@ -75,6 +81,8 @@ interface RouteUnderTest {
   role: ApiRole;
   /** Valid values of the dynamic segments; each is also probed with malformed and unknown ids. */
   params?: (seed: Seed) => Record<string, string>;
+  /** Values of particular params that are well-formed but out of range for this route. */
+  edgeParams?: Record<string, string[]>;
   /** A valid body; every key is probed with wrong types, and the body as a whole with junk. */
   body?: (seed: Seed) => Record<string, unknown>;
   /** Query keys to probe with junk values. */
@@ -269,6 +277,8 @@ const ROUTES: RouteUnderTest[] = [
     handler: lockRoute.GET,
     role: "viewer",
     params: () => ({ key: encodeLockKey("probe:lock") }),
+    // Keys that decode but that the lock service refuses (it throws, from the runtime's copy).
+    edgeParams: { key: ["a\u0000b", "k".repeat(600), "a\u0001b", "\ud800", ""].map(encodeLockKey) },
   },
   { method: "GET", path: () => "/api/locks/graph", handler: lockGraphRoute.GET, role: "viewer" },
   {
@@ -277,9 +287,13 @@ const ROUTES: RouteUnderTest[] = [
     handler: lockReleaseRoute.POST,
     role: "operator",
     body: () => ({ key: "probe:lock", expectedToken: "1", reason: "probing the API" }),
-    edgeBody: { key: ["a\u0001b", "a|b", "x".repeat(512)], expectedToken: ["9999999999999999999", "0"] },
+    edgeBody: {
+      key: ["a\u0001b", "a|b", "x".repeat(512), "x".repeat(600), "a\u0000b", "\ud800"],
+      expectedToken: ["9999999999999999999", "0"],
+    },
   },
   { method: "GET", path: () => "/api/metrics/overview", handler: metricsRoute.GET, role: "viewer" },
+  { method: "GET", path: () => "/api/sources", handler: sourcesRoute.GET, role: "viewer" },
   // The ring (server/ring): reads for viewers, changes for admins.
   { method: "GET", path: () => "/api/ring", handler: ringRoute.GET, role: "viewer" },
   {
@@ -322,6 +336,8 @@ let env: TestEnv;
 let seed: Seed;
 /** The ring routes need this process's ring service, as a console that runs an engine has. */
 let ring: RingService | undefined;
+/** The runtime's engine, from another copy of the modules (see the header). */
+let foreignEngine: { stop(opts?: { drainMs?: number }): Promise<void> } | undefined;
 /** One user per role; every call gets a fresh session, since logout probes end theirs. */
 const roleUsers = new Map<Role, TestSession>();
 
@@ -341,8 +357,30 @@ beforeAll(async () => {
     log: () => undefined,
     watchdogMs: 0,
   });
+  // As in the console: Next.js's bundle has its own CohortError class, and the lock service
+  // and engine server/main.ts hands it throw theirs.
+  vi.resetModules();
+  const [{ LockService }, { Engine }] = await Promise.all([import("../locks/lockService"), import("../engine/engine")]);
+  const engine = new Engine({
+    prisma: env.prisma,
+    pool: env.db.pool,
+    lazyPool: env.lazyDb.pool,
+    redis: env.redis,
+    shards: env.shards,
+    options: { leaseMs: 1_000, heartbeatMs: 200, namespace: env.namespace },
+  });
+  await engine.start();
+  foreignEngine = engine;
+  setRuntime({
+    ...getRuntime(),
+    engine: engine as unknown as NonNullable<ReturnType<typeof getRuntime>["engine"]>,
+    locks: new LockService({ redis: env.redis, host: "route-probe" }) as unknown as NonNullable<
+      ReturnType<typeof getRuntime>["locks"]
+    >,
+  });
 });
 afterAll(async () => {
+  await foreignEngine?.stop({ drainMs: 1_000 });
   await ring?.stop();
   setRingService(null);
   await env?.cleanup();
@@ -376,6 +414,10 @@ const WRONG_VALUES: unknown[] = [
   { $ne: null },
   "\u0000",
   "😀".repeat(10),
+  "\ud800",
+  "stuck \udc00 for hours",
+  "a\u0000b",
+  "a".repeat(600),
 ];
 const BAD_IDS = [
   "not-a-uuid",
@@ -386,8 +428,32 @@ const BAD_IDS = [
   "x".repeat(2000),
   "",
   "1; DROP TABLE users",
+  // As a segment arrives when Next.js does not decode it, and what decoding could give.
+  "%FF",
+  "%ED%A0%80",
+  "\ud800",
+  "a\udc00b",
+  "\u0000x",
+  "k".repeat(600),
 ];
-const JUNK_QUERY = ["abc", "-1", "0", "1e9", "99999999999999999999", "9223372036854775808", "", "%", "[]", "null", "😀"];
+const JUNK_QUERY = [
+  "abc",
+  "-1",
+  "0",
+  "1e9",
+  "99999999999999999999",
+  "9223372036854775808",
+  "",
+  "%",
+  "[]",
+  "null",
+  "😀",
+  "\ud800",
+  "\u0000",
+  "q".repeat(600),
+];
+/** Sent as is in the query string: invalid percent-encoding, an encoded surrogate, an encoded NUL. */
+const RAW_QUERY = ["%FF", "%ED%A0%80", "%00", "%C0%AF", "%"];
 
 function probesFor(route: RouteUnderTest): Probe[] {
   const probes: Probe[] = [];
@@ -461,6 +527,11 @@ function probesFor(route: RouteUnderTest): Probe[] {
     }
     probes.push({ label: `${name} as an array`, options: { ...base, params: { ...params, [name]: ["a", "b"] as never } } });
   }
+  for (const [name, values] of Object.entries(route.edgeParams ?? {})) {
+    for (const value of values) {
+      probes.push({ label: `${name} = ${value.slice(0, 30)}`, options: { ...base, params: { ...params, [name]: value } } });
+    }
+  }
   const withQuery = (entries: [string, string][]) => {
     const url = new URL(route.path(seed), TEST_ORIGIN);
     for (const [key] of entries) url.searchParams.delete(key);
@@ -470,6 +541,13 @@ function probesFor(route: RouteUnderTest): Probe[] {
   for (const key of route.query ?? []) {
     for (const value of JUNK_QUERY) {
       probes.push({ label: `?${key}=${value.slice(0, 20)}`, options: { ...base, path: withQuery([[key, value]]) } });
+    }
+    for (const raw of RAW_QUERY) {
+      const path = route.path(seed);
+      probes.push({
+        label: `?${key}=${raw} (raw)`,
+        options: { ...base, path: `${path}${path.includes("?") ? "&" : "?"}${key}=${raw}` },
+      });
     }
     probes.push({
       label: `?${key} repeated`,
@@ -628,9 +706,15 @@ describe("refusals in the audit trail", () => {
     const unknown = await reconcile("shard-z", "wrong shard");
     expect(unknown.status).toBe(404);
     expect(await json(unknown)).toMatchObject({ detail: 'no shard named "shard-z" (this console knows shard-a)' });
-    // The test runtime has no engine in the console process.
-    const noEngine = await reconcile("shard-a", "resolve the orphans");
-    expect(noEngine.status).toBe(409);
+    // A console process without an engine (the probes above run with one).
+    const withEngine = getRuntime();
+    setRuntime({ ...withEngine, engine: null });
+    try {
+      const noEngine = await reconcile("shard-a", "resolve the orphans");
+      expect(noEngine.status).toBe(409);
+    } finally {
+      setRuntime(withEngine);
+    }
     const trail = await trailOf(operator.user.name);
     expect(trail.map((e) => [e.action, e.targetType, e.targetId, e.outcome, e.reason])).toEqual([
       ["reconcile", "shard", "shard-z", "refused", "wrong shard"],

@@ -10,6 +10,7 @@ import type { Server, Socket } from "socket.io";
 import { z } from "zod";
 import { errorMessage } from "../errors";
 import { decodeEvent } from "./events";
+import { logRedisErrors } from "./redisErrors";
 import {
   LIVE_EVENTS,
   QUEUES_ROOM,
@@ -21,6 +22,7 @@ import {
   type LiveReady,
   type LiveTxEvent,
   type ServerToClientEvents,
+  type SubscribeAck,
 } from "./protocol";
 
 type LiveServer = Server<ClientToServerEvents, ServerToClientEvents>;
@@ -31,9 +33,14 @@ const room = z.union([
   z.enum([TRANSACTIONS_ROOM, "locks", QUEUES_ROOM, RING_ROOM]),
   z.string().regex(/^tx:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
 ]);
-const rooms = z.array(room).max(100);
+const rooms = z.array(z.string().max(200)).max(100);
 const subscribeRequest = z.object({ rooms });
 const handshake = z.object({ lastEventId: streamId.optional(), rooms: rooms.optional() });
+/**
+ * Each tx:<id> room costs the server memory for as long as the socket lives, and a viewer
+ * may name any id: without a cap one socket could join millions (issue 10).
+ */
+export const MAX_TX_ROOMS_PER_SOCKET = 64;
 
 export interface FanoutOptions {
   io: LiveServer;
@@ -46,7 +53,7 @@ export interface FanoutOptions {
   coalesceMs?: number;
   /** Beyond this many missed events a client is told to refetch instead of replaying. */
   replayLimit?: number;
-  /** Room authorisation (server/auth/socketAuth.ts); rooms it refuses are silently left out. */
+  /** Room authorisation (server/auth/socketAuth.ts); rooms it refuses are left out (and named in the ack). */
   mayJoin?: (socket: LiveSocket, room: string) => boolean;
 }
 
@@ -67,6 +74,7 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
   const replayLimit = opts.replayLimit ?? 20_000;
   const mayJoin = opts.mayJoin ?? (() => true);
   const tail = redis.duplicate();
+  logRedisErrors(tail, "live event reader", log);
 
   // Read from the current tail id rather than `$`: catch-up needs to know exactly which
   // position the live emits start from, and `$` does not say.
@@ -115,13 +123,18 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
   };
 
   const loop = (async () => {
+    // Logged once per outage: the reader retries every second while Redis is away.
+    let failing = false;
     while (!stopped) {
       try {
         const reply = await tail.xread("COUNT", READ_COUNT, "BLOCK", BLOCK_MS, "STREAMS", stream, readThrough);
+        if (failing) log(`[live] reading ${stream} again`);
+        failing = false;
         for (const [, entries] of reply ?? []) for (const [id, fields] of entries) accept(id, fields);
       } catch (err) {
         if (stopped) break;
-        log(`[live] reading ${stream} failed, retrying: ${errorMessage(err)}`);
+        if (!failing) log(`[live] reading ${stream} failed, retrying every ${RETRY_MS} ms: ${errorMessage(err)}`);
+        failing = true;
         await sleep(RETRY_MS);
       }
     }
@@ -180,9 +193,23 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
     const enqueue = (work: () => Promise<void>) => {
       queue = queue.then(work).catch((err: unknown) => log(`[live] room change for ${socket.id} failed: ${errorMessage(err)}`));
     };
-    const join = (requested: string[]) => {
-      const wanted = requested.filter((name) => mayJoin(socket, name));
-      if (wanted.length === 0) return;
+    /** This socket's tx rooms, joined or queued to join: the cap counts both. */
+    const txRooms = new Set<string>();
+    const join = (requested: string[]): SubscribeAck => {
+      const refused: SubscribeAck["refused"] = [];
+      const wanted: string[] = [];
+      for (const name of new Set(requested)) {
+        if (!room.safeParse(name).success) refused.push({ room: name.slice(0, 80), reason: "not a room" });
+        else if (!mayJoin(socket, name)) refused.push({ room: name, reason: "not allowed" });
+        else if (name.startsWith("tx:") && !txRooms.has(name) && txRooms.size >= MAX_TX_ROOMS_PER_SOCKET) {
+          refused.push({ room: name, reason: `at most ${MAX_TX_ROOMS_PER_SOCKET} transaction rooms per connection` });
+        } else {
+          if (name.startsWith("tx:")) txRooms.add(name);
+          wanted.push(name);
+        }
+      }
+      const ack = { ok: refused.length === 0, refused };
+      if (wanted.length === 0) return ack;
       const useCursor = !cursorUsed;
       cursorUsed = true;
       enqueue(async () => {
@@ -194,16 +221,21 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
           ready(socket, wanted, true, emittedThrough);
         });
       });
+      return ack;
     };
 
     if (auth.success && auth.data.rooms) join(auth.data.rooms);
-    socket.on(LIVE_EVENTS.subscribe, (request: unknown) => {
+    socket.on(LIVE_EVENTS.subscribe, (request: unknown, ack?: unknown) => {
       const parsed = subscribeRequest.safeParse(request);
-      if (parsed.success) join(parsed.data.rooms);
+      const answer = parsed.success
+        ? join(parsed.data.rooms)
+        : { ok: false, refused: [{ room: "", reason: "malformed request" }] };
+      if (typeof ack === "function") (ack as (a: SubscribeAck) => void)(answer);
     });
     socket.on(LIVE_EVENTS.unsubscribe, (request: unknown) => {
       const parsed = subscribeRequest.safeParse(request);
       if (!parsed.success) return;
+      for (const name of parsed.data.rooms) txRooms.delete(name);
       enqueue(async () => {
         for (const name of parsed.data.rooms) await socket.leave(name);
       });

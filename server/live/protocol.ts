@@ -12,6 +12,8 @@ export const LIVE_EVENTS = {
   queuesSampled: "queues.sampled",
   /** server → client: catch-up after (re)connect or subscribe is done; see LiveReady. */
   ready: "live.ready",
+  /** server → client: which sources the console can reach, on connect and on every change. */
+  sources: "sources.health",
   /** client → server: join rooms ({ rooms }). */
   subscribe: "subscribe",
   /** client → server: leave rooms ({ rooms }). */
@@ -49,6 +51,28 @@ export interface LiveReady {
   resync: boolean;
 }
 
+/** The sources the console reads; while one is down its pages cannot be current. */
+export type LiveSourceName = "coordinator database" | "Redis";
+
+export interface LiveSourceState {
+  source: LiveSourceName;
+  up: boolean;
+  /** ISO time of the last change (or of the console's first probe). */
+  since: string;
+}
+
+export interface LiveSourceHealth {
+  sources: LiveSourceState[];
+  /** ISO time of the console's last completed probe. */
+  checkedAt: string;
+}
+
+/** An acknowledgement of subscribe: the rooms refused, with why (too many, unknown, not allowed). */
+export interface SubscribeAck {
+  ok: boolean;
+  refused: { room: string; reason: string }[];
+}
+
 export interface SubscribeRequest {
   rooms: string[];
 }
@@ -64,10 +88,11 @@ export interface ServerToClientEvents {
   "ring.updated": (event: LiveRingEvent) => void;
   "queues.sampled": (event: { at: number }) => void;
   "live.ready": (ready: LiveReady) => void;
+  "sources.health": (health: LiveSourceHealth) => void;
 }
 
 export interface ClientToServerEvents {
-  subscribe: (request: SubscribeRequest) => void;
+  subscribe: (request: SubscribeRequest, ack?: (ack: SubscribeAck) => void) => void;
   unsubscribe: (request: SubscribeRequest) => void;
 }
 

@@ -9,7 +9,7 @@
 // wake-up and heartbeat (wakeups.ts); the same call keeps it queued.
 import { randomBytes } from "node:crypto";
 import os from "node:os";
-import { CohortError } from "../errors";
+import { CohortError, isCohortError } from "../errors";
 import { systemClock, type Clock } from "../engine/types";
 import {
   assertLockKey,
@@ -228,7 +228,7 @@ export class LockService {
     } catch (err) {
       // Left already on timeout, victim, abort and close; after a Redis error, try (the
       // heartbeat deadline removes the entry anyway if this fails too).
-      if (queued && !(err instanceof CohortError) && !req.signal?.aborted) {
+      if (queued && !isCohortError(err) && !req.signal?.aborted) {
         await this.leave(r.keys, waiterId, member).catch(() => undefined);
       }
       throw err;

@@ -14,7 +14,7 @@ import type { Redis } from "ioredis";
 import { v7 as uuidv7 } from "uuid";
 import type { PrismaClient } from "../db/prisma";
 import { backoffDelay } from "../engine/backoff";
-import { CohortError, errorMessage } from "../errors";
+import { CohortError, errorMessage, isCohortError } from "../errors";
 import { publishEvent } from "../live/events";
 import type { Hasher, HashRing } from "./hashRing";
 import { compareKeys } from "./rebalance";
@@ -257,7 +257,7 @@ async function withRetry<T>(opts: RunRebalanceOptions, what: string, maxAttempts
     try {
       return await work();
     } catch (err) {
-      if (attempt >= maxAttempts || opts.signal?.aborted || (err instanceof CohortError && err.code === "INTERNAL")) throw err;
+      if (attempt >= maxAttempts || opts.signal?.aborted || isCohortError(err, "INTERNAL")) throw err;
       opts.log?.(`[ring] ${what} failed (attempt ${attempt}), retrying: ${errorMessage(err)}`);
       await new Promise((r) => setTimeout(r, backoffDelay(attempt, opts.retryBaseMs ?? 100, opts.retryMaxMs ?? 5_000)));
     }

@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import type { PrismaClient } from "../db/prisma";
-import { CohortError } from "../errors";
+import { CohortError, isCohortError } from "../errors";
 import { publishEvent } from "../live/events";
 import {
   DEFAULT_VNODES_PER_WEIGHT,
@@ -202,7 +202,7 @@ export async function ensureRing(
   try {
     await saveRingVersion(deps, members, meta, 0);
   } catch (err) {
-    if (!(err instanceof CohortError && err.code === "RING_CONFLICT")) throw err;
+    if (!isCohortError(err, "RING_CONFLICT")) throw err;
   }
   const loaded = await loadRing(deps.prisma, hasher);
   if (!loaded) throw new CohortError("INTERNAL", "no ring version after creating the first one");

@@ -1,5 +1,5 @@
 import type { Engine } from "../engine/engine";
-import { CohortError } from "../errors";
+import { CohortError, isCohortError } from "../errors";
 import type { BranchClient } from "../participants/postgresShard";
 import type { AccountPlacement } from "./placement";
 
@@ -154,7 +154,7 @@ async function attemptOnce(
     observers.onCommit?.(tx.id, { status: result.status });
     return { id: tx.id, outcome: result.status === "COMMITTED" ? "committed" : "committing" };
   } catch (err) {
-    if (err instanceof CohortError) return { id: tx.id, outcome: "aborted", error: err };
+    if (isCohortError(err)) return { id: tx.id, outcome: "aborted", error: err };
     throw err;
   }
 }

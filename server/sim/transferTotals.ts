@@ -7,9 +7,11 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { outboxStream } from "../queues/outboxRelay";
 import { DeadLetterNow, StreamQueue } from "../queues/streamQueue";
+import { settleWithin } from "../console/settleWithin";
 
 export const TRANSFER_TOTALS_GROUP = "transfer-totals";
 export const TRANSFER_COMPLETED = "transfer.completed";
+const STOP_WITHIN_MS = 2_000;
 
 const APPLY = `
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
@@ -51,6 +53,8 @@ export async function startTransferTotals(opts: {
   dedupeTtlS?: number;
   reclaimIdleMs?: number;
   log?: (line: string) => void;
+  /** stop() returns within this long even when Redis never answers. */
+  stopWithinMs?: number;
 }): Promise<TransferTotalsConsumer> {
   const { redis, namespace } = opts;
   const queue = new StreamQueue({
@@ -69,8 +73,12 @@ export async function startTransferTotals(opts: {
   });
   const ttl = String(opts.dedupeTtlS ?? 3_600);
   const totals = totalsKey(namespace);
+  let stopping = false;
   await queue.start(async (entry) => {
     if (entry.fields.type !== TRANSFER_COMPLETED) return; // not ours to count
+    // A batch read before stop() must not be worked through entry by entry against a Redis
+    // that may be gone (each command retries for seconds): the rest stays pending, for later.
+    if (stopping) throw new Error("consumer stopping");
     const id = entry.fields.id;
     if (!id) throw new DeadLetterNow("outbox entry without an event id");
     let payload: z.infer<typeof payloadSchema>;
@@ -81,5 +89,17 @@ export async function startTransferTotals(opts: {
     }
     await redis.eval(APPLY, 2, `${namespace}:sim:seen:${id}`, totals, ttl, String(payload.amount));
   });
-  return { queue, stop: () => queue.stop() };
+  return {
+    queue,
+    stop: async () => {
+      stopping = true;
+      // With Redis down the queue's in-flight commands retry for minutes (issue 10: Ctrl-C
+      // hung over 100 s here). Unapplied entries stay pending and are delivered again.
+      const stopped = await settleWithin(queue.stop(), opts.stopWithinMs ?? STOP_WITHIN_MS);
+      if (!stopped)
+        opts.log?.(
+          `transfer totals: consumer not drained within ${(opts.stopWithinMs ?? STOP_WITHIN_MS) / 1000} s; left to be redelivered`,
+        );
+    },
+  };
 }

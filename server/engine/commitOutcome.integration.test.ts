@@ -12,6 +12,7 @@ import { applyLeg } from "../sim/transfer";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { waitFor } from "../testing/waitFor";
 import { Engine } from "./engine";
+import type { EngineOptions } from "./types";
 
 let env: TestEnv;
 let engine: Engine;
@@ -159,16 +160,20 @@ describe("commit() after a failure at or past the commit point", () => {
 });
 
 describe("engine liveness under faults", () => {
-  it("starts with a shard down and commits on the shards it can reach", async () => {
-    const down = new PostgresShard({ name: "shard-z", url: "postgresql://nobody@127.0.0.1:1/none", namespace: env.namespace });
-    const e = new Engine({
+  /** An engine on this file's shards plus `extra`, a shard that is down or mute. */
+  const engineWith = (extra: PostgresShard, options: Partial<EngineOptions>) =>
+    new Engine({
       prisma: env.prisma,
       pool: env.db.pool,
       lazyPool: env.lazyDb.pool,
       redis: env.redis,
-      shards: [...env.shards, down],
-      options: { leaseMs: 1_000, heartbeatMs: 200, namespace: env.namespace },
+      shards: [...env.shards, extra],
+      options: { leaseMs: 1_000, heartbeatMs: 200, namespace: env.namespace, ...options },
     });
+
+  it("starts with a shard down and commits on the shards it can reach", async () => {
+    const down = new PostgresShard({ name: "shard-z", url: "postgresql://nobody@127.0.0.1:1/none", namespace: env.namespace });
+    const e = engineWith(down, {});
     try {
       await e.start();
       const tx = await twoLegs(e, "shard-z-down", [12, 13]);
@@ -190,14 +195,7 @@ describe("engine liveness under faults", () => {
       url: `postgresql://nobody@127.0.0.1:${port}/none`,
       namespace: env.namespace,
     });
-    const e = new Engine({
-      prisma: env.prisma,
-      pool: env.db.pool,
-      lazyPool: env.lazyDb.pool,
-      redis: env.redis,
-      shards: [...env.shards, mute],
-      options: { leaseMs: 1_000, heartbeatMs: 200, reconcileEveryMs: 100, namespace: env.namespace },
-    });
+    const e = engineWith(mute, { reconcileEveryMs: 100 });
     try {
       await e.start();
       // Reconciliation now waits on the mute shard again and again; the lease must not lapse.

@@ -163,6 +163,10 @@ function refused(message: string, now: TxSnapshot): CohortError {
   return new CohortError("DECISION_CONFLICT", message, { details: { status: now.status, decision: now.decision } });
 }
 
+function auditBase(req: ActionRequest, action: string): AuditBase {
+  return { user: req.operator, action, targetType: TRANSACTION_TARGET, targetId: req.txId, reason: req.reason };
+}
+
 /** Runs a statement of ours inside a Prisma transaction; returns the rows it affected. */
 function run(tx: Prisma.TransactionClient, query: SqlQuery): Promise<number> {
   return tx.$executeRawUnsafe(query.text, ...query.values);
@@ -181,13 +185,7 @@ async function decided(
   decide: (tx: Prisma.TransactionClient, before: TxSnapshot) => Promise<{ outcome: ActionResult["outcome"]; message: string }>,
 ): Promise<ActionResult> {
   const before = await readSnapshot(deps.prisma, req.txId);
-  const base: AuditBase = {
-    user: req.operator,
-    action,
-    targetType: TRANSACTION_TARGET,
-    targetId: req.txId,
-    reason: req.reason,
-  };
+  const base = auditBase(req, action);
   let done: { result: { outcome: ActionResult["outcome"]; message: string }; after: TxSnapshot };
   try {
     done = await deps.prisma.$transaction(async (tx) => {
@@ -217,13 +215,7 @@ async function audited(
   run: (before: TxSnapshot) => Promise<{ outcome: ActionResult["outcome"]; message: string }>,
 ): Promise<ActionResult> {
   const before = await readSnapshot(deps.prisma, req.txId);
-  const base: AuditBase = {
-    user: req.operator,
-    action,
-    targetType: TRANSACTION_TARGET,
-    targetId: req.txId,
-    reason: req.reason,
-  };
+  const base = auditBase(req, action);
   const now = () => readSnapshot(deps.prisma, req.txId).catch(() => before);
   let result: { outcome: ActionResult["outcome"]; message: string };
   try {

@@ -10,6 +10,7 @@ import { forceCommit } from "../ops/actions";
 import { PostgresShard } from "../participants/postgresShard";
 import { applyLeg } from "../sim/transfer";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
+import { endpointOf, proxiedUrl, startFaultProxy } from "../testing/faultProxy";
 import { waitFor } from "../testing/waitFor";
 import { Engine } from "./engine";
 import type { EngineOptions } from "./types";
@@ -259,4 +260,38 @@ describe("heuristic incidents", () => {
     await expect(committing).resolves.toMatchObject({ id: tx.id });
     expect(await incidents(tx.id)).toEqual([]);
   });
+});
+
+describe("a shard that stops answering mid-transaction", () => {
+  it("ends the transaction at its deadline instead of waiting on the silent branch forever", async () => {
+    const b = env.shardUrls.find((s) => s.name === "shard-b")!;
+    const proxy = await startFaultProxy({ target: endpointOf(b.url), protocol: "postgres", name: "shard-b" });
+    const viaProxy = new PostgresShard({ name: "shard-b", url: proxiedUrl(b.url, proxy.port), namespace: env.namespace });
+    const e = new Engine({
+      prisma: env.prisma,
+      pool: env.db.pool,
+      lazyPool: env.lazyDb.pool,
+      redis: env.redis,
+      shards: [env.shard("shard-a"), viaProxy],
+      options: { leaseMs: 1_000, heartbeatMs: 200, namespace: env.namespace },
+    });
+    try {
+      await e.start();
+      const tx = await e.begin({ label: "silent-shard", timeoutMs: 2_000 });
+      await tx.run("shard-a", (c) => applyLeg(c, tx.id, 30, -1));
+      await tx.run("shard-b", (c) => applyLeg(c, tx.id, 31, 1));
+      proxy.partition(); // packets are swallowed: no error will ever arrive
+      const started = Date.now();
+      const stuck = tx.run("shard-b", (c) => c.query("SELECT 1")).catch((err: unknown) => err);
+      await waitFor(async () => (await logged(tx.id)).status === "ABORTED", 15_000, "the deadline's abort");
+      expect(await stuck).toBeInstanceOf(Error);
+      expect(Date.now() - started).toBeLessThan(12_000);
+      expect(await ledgerRows("shard-a", tx.id)).toBe(0);
+    } finally {
+      proxy.heal({ reset: true });
+      await e.stop({ drainMs: 100 });
+      await viaProxy.close().catch(() => undefined);
+      await proxy.close();
+    }
+  }, 60_000);
 });

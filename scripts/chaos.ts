@@ -80,6 +80,7 @@ runCli("chaos", async () => {
   try {
     // Only the clock-step nemesis needs the clock shim (and so cc).
     const servers = await startServers(workDir, stops, args.nemeses.includes("clock-step"));
+    if (servers.redis.clockShifted) say("chaos: redis-server's clock is stepped by server/testing/clockShift.c (LD_PRELOAD)");
     const summary: Record<string, NemesisSummary> = {};
     let total = 0;
     for (const nemesis of args.nemeses) {

@@ -49,7 +49,7 @@ export function clockShiftLibrary(): string {
     const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
     if (e.code === "ENOENT") {
       throw new Error(
-        "no C compiler (cc) on PATH: stepping redis-server's clock needs clockShift.c compiled; install one (apt-get install gcc)",
+        "no C compiler (cc) on PATH: stepping redis-server's clock needs clockShift.c compiled; install one (apt-get install gcc libc6-dev)",
       );
     }
     throw new Error(`compiling ${source} failed: ${e.stderr?.toString().trim() || e.message}`);

@@ -34,18 +34,28 @@ export interface ClockShiftedRedisOptions {
   shiftClock?: boolean;
 }
 
-let compiledShim: string | undefined;
+let shim: { dir: string; lib: string; users: number } | undefined;
+const removeShim = () => {
+  if (shim) fs.rmSync(shim.dir, { recursive: true, force: true });
+  shim = undefined;
+};
 
-/** Compiles clockShift.c into a temp dir, once per process. */
-export function clockShiftLibrary(): string {
-  if (compiledShim) return compiledShim;
+/**
+ * Compiles clockShift.c into a temp dir, once for all the servers a process runs at a time.
+ * The last server's stop removes it: test workers are ended without an exit event.
+ */
+function acquireShim(): string {
+  if (shim) {
+    shim.users++;
+    return shim.lib;
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cohort-clockshift-lib-"));
-  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   const lib = path.join(dir, "clockshift.so");
   const source = path.join(import.meta.dirname, "clockShift.c");
   try {
     execFileSync("cc", ["-shared", "-fPIC", "-O2", "-o", lib, source], { stdio: "pipe", timeout: 60_000 });
   } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
     const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
     if (e.code === "ENOENT") {
       throw new Error(
@@ -54,13 +64,21 @@ export function clockShiftLibrary(): string {
     }
     throw new Error(`compiling ${source} failed: ${e.stderr?.toString().trim() || e.message}`);
   }
-  compiledShim = lib;
+  process.once("exit", removeShim);
+  shim = { dir, lib, users: 1 };
   return lib;
+}
+
+function releaseShim(): void {
+  if (shim && --shim.users === 0) {
+    process.off("exit", removeShim);
+    removeShim();
+  }
 }
 
 export async function startClockShiftedRedis(opts: ClockShiftedRedisOptions = {}): Promise<ClockShiftedRedis> {
   const shiftClock = opts.shiftClock ?? true;
-  const lib = shiftClock ? clockShiftLibrary() : null;
+  const lib = shiftClock ? acquireShim() : null;
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "cohort-clockshift-"));
   fs.mkdirSync(dir, { recursive: true });
@@ -73,8 +91,12 @@ export async function startClockShiftedRedis(opts: ClockShiftedRedisOptions = {}
   writeOffset(0);
   const port = await freePort();
   const start = () => startLocalRedis({ port, dir, extraEnv: lib ? { LD_PRELOAD: lib, CLOCKSHIFT_FILE: offsetFile } : {} });
-  let server = await start();
+  let server = await start().catch((err: unknown) => {
+    if (lib) releaseShim();
+    throw err;
+  });
 
+  let stopped = false;
   return {
     url: server.url,
     port,
@@ -99,7 +121,10 @@ export async function startClockShiftedRedis(opts: ClockShiftedRedisOptions = {}
       server = await start();
     },
     async stop() {
+      if (stopped) return;
+      stopped = true;
       await server.stop("SIGKILL");
+      if (lib) releaseShim();
       if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -20,7 +20,7 @@ import { startEmbeddedPostgres } from "../server/infra/embeddedPostgres";
 import { checkRun, newViolations, type Violations } from "./chaos/checker";
 import { killAllChildren, type Child } from "./chaos/children";
 import { healAll, newRecord, runNemesis, type NemesisContext, type NemesisName } from "./chaos/nemeses";
-import { startCampaignRedis, type CampaignRedis } from "./chaos/redisServer";
+import { startClockShiftedRedis, type ClockShiftedRedis } from "../server/testing/clockShiftedRedis";
 import { buildTopology, type CampaignServers, type Topology } from "./chaos/topology";
 import { CHAOS_USAGE, parseChaosArgs, runCli } from "./cli";
 
@@ -78,10 +78,9 @@ runCli("chaos", async () => {
   }
 
   try {
-    const servers = await startServers(workDir, stops);
-    if (servers.redis.clock === "none")
-      say("chaos: warning: redis-server's clock cannot be stepped here; clock-step injects nothing");
-    else say(`chaos: redis-server's clock is stepped with ${servers.redis.clock}`);
+    // Only the clock-step nemesis needs the clock shim (and so cc).
+    const servers = await startServers(workDir, stops, args.nemeses.includes("clock-step"));
+    if (servers.redis.clockShifted) say("chaos: redis-server's clock is stepped by server/testing/clockShift.c (LD_PRELOAD)");
     const summary: Record<string, NemesisSummary> = {};
     let total = 0;
     for (const nemesis of args.nemeses) {
@@ -133,7 +132,7 @@ runCli("chaos", async () => {
 });
 
 /** PostgreSQL (the config's server, or an embedded one), the campaign's redis-server, a migrated template. */
-async function startServers(workDir: string, stops: (() => Promise<void>)[]): Promise<CampaignServers> {
+async function startServers(workDir: string, stops: (() => Promise<void>)[], shiftClock: boolean): Promise<CampaignServers> {
   const config = loadConfig();
   let serverUrl = config.DATABASE_URL;
   if (!serverUrl) {
@@ -141,7 +140,7 @@ async function startServers(workDir: string, stops: (() => Promise<void>)[]): Pr
     stops.push(handle.stop);
     serverUrl = withDatabase(handle.baseUrl, "postgres");
   }
-  const redis = await startCampaignRedis(path.join(workDir, "redis"));
+  const redis = await startClockShiftedRedis({ dir: path.join(workDir, "redis"), shiftClock });
   stops.push(() => redis.stop());
   const templateDb = `chaos_template_${randomBytes(3).toString("hex")}`;
   await ensureDatabase(serverUrl, templateDb);
@@ -274,7 +273,7 @@ async function countTransfers(topo: Topology): Promise<number> {
   }
 }
 
-async function flushRedis(redis: CampaignRedis): Promise<void> {
+async function flushRedis(redis: ClockShiftedRedis): Promise<void> {
   const r = new Redis(redis.url, { maxRetriesPerRequest: 2 });
   r.on("error", () => undefined);
   try {

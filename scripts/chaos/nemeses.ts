@@ -9,7 +9,7 @@ import { PostgresShard } from "../../server/participants/postgresShard";
 import type { FaultProxy } from "../../server/testing/faultProxy";
 import type { ChaosNemesis } from "../cli";
 import { KILL_POINTS } from "./protocol";
-import type { CampaignRedis } from "./redisServer";
+import type { ClockShiftedRedis } from "../../server/testing/clockShiftedRedis";
 import { LEASE_MS, type EngineHandle, type Topology } from "./topology";
 
 export { CHAOS_NEMESES as NEMESES } from "../cli";
@@ -35,7 +35,7 @@ export interface FaultRecord {
 
 export interface NemesisContext {
   topo: Topology;
-  redis: CampaignRedis;
+  redis: ClockShiftedRedis;
   rng: () => number;
   windowMs: number;
   record: FaultRecord;
@@ -71,7 +71,7 @@ export async function healAll(ctx: NemesisContext): Promise<void> {
       e.child.paused = false;
     }
   }
-  ctx.redis.stepClock(0);
+  ctx.redis.setClockOffsetMs(0);
 }
 
 const proxiesOf = (e: EngineHandle): FaultProxy[] => [e.proxies.log, e.proxies.redis, ...e.proxies.shards.values()];
@@ -171,31 +171,26 @@ const FAULTS: Record<Exclude<NemesisName, "operator">, (ctx: NemesisContext) => 
 
   async "redis-restart"(ctx) {
     const downMs = ctx.rng() * 1_500;
-    await ctx.redis.restart(downMs);
+    await ctx.redis.restart({ downMs });
     ctx.record.redisDataLoss = true;
     ctx.record.faults++;
     ctx.record.notes.push(`redis-server restarted without its data (down ${Math.round(downMs)} ms)`);
   },
 
   async "clock-step"(ctx) {
-    if (ctx.redis.clock === "none") {
-      ctx.record.notes.push("clock-step: no way to step redis-server's clock here (neither libfaketime nor cc works)");
-      await sleep(1_000);
-      return;
-    }
     const step = pick(ctx.rng, [-3_600, -600, -60, 600] as const);
-    ctx.redis.stepClock(step);
+    ctx.redis.setClockOffsetMs(step * 1_000);
     ctx.record.faults++;
     // Half the backward steps also lose Redis's data: with the keys gone, the clock is all a
     // token generator has left to stay monotonic with.
     const restart = step < 0 && ctx.rng() < 0.5;
     await sleep(500 + ctx.rng() * 1_000);
     if (restart) {
-      await ctx.redis.restart(0);
+      await ctx.redis.restart();
       ctx.record.redisDataLoss = true;
     }
     await sleep(1_000 + ctx.rng() * 2_000);
-    ctx.redis.stepClock(0);
+    ctx.redis.setClockOffsetMs(0);
     ctx.record.faults++;
     ctx.record.notes.push(`redis clock stepped ${step} s and back${restart ? ", restarted without data meanwhile" : ""}`);
   },

@@ -18,7 +18,7 @@ import { initialPlacement } from "../../server/sim/placement";
 import { endpointOf, proxiedUrl, startFaultProxy, type FaultProxy } from "../../server/testing/faultProxy";
 import { startChild, type Child } from "./children";
 import type { EngineWorkerArgs } from "./protocol";
-import type { CampaignRedis } from "./redisServer";
+import type { ClockShiftedRedis } from "../../server/testing/clockShiftedRedis";
 
 export const ACCOUNTS = 200;
 export const B_ACCOUNTS = 100;
@@ -32,7 +32,7 @@ export const TX_TIMEOUT_MS = 5_000;
 export interface CampaignServers {
   /** Superuser URL of the PostgreSQL server (database name to be replaced). */
   serverUrl: string;
-  redis: CampaignRedis;
+  redis: ClockShiftedRedis;
   /** A migrated coordinator database that runs clone. */
   templateDb: string;
   workDir: string;

@@ -5,14 +5,27 @@ import { freePort } from "./freePort";
 export interface LocalRedisHandle {
   url: string;
   pid: number;
-  stop(): Promise<void>;
+  /** SIGTERM by default; SIGKILL is a crash. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startLocalRedis(opts: { port?: number } = {}): Promise<LocalRedisHandle> {
+export interface LocalRedisOptions {
+  port?: number;
+  /** Working directory for a dump (SHUTDOWN SAVE); nothing is saved otherwise. */
+  dir?: string;
+  /** Added to the environment the server inherits (an LD_PRELOAD, for tests). */
+  extraEnv?: Record<string, string>;
+}
+
+export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<LocalRedisHandle> {
   const port = opts.port ?? (await freePort());
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"];
+  if (opts.dir) args.push("--dir", opts.dir);
+  // env(1) adds the variables to the inherited environment, so nothing here reads process.env.
+  const assignments = Object.entries(opts.extraEnv ?? {}).map(([k, v]) => `${k}=${v}`);
   const child: ChildProcess = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+    assignments.length ? "env" : "redis-server",
+    assignments.length ? [...assignments, "redis-server", ...args] : args,
     // Own process group: Ctrl-C reaches Cohort, which stops Redis after draining the engine.
     { stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
@@ -44,11 +57,11 @@ export async function startLocalRedis(opts: { port?: number } = {}): Promise<Loc
   return {
     url: `redis://127.0.0.1:${port}`,
     pid: child.pid!,
-    stop: async () => {
+    stop: async (signal = "SIGTERM") => {
       process.off("exit", killOnExit);
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
+      child.kill(signal);
       await exited;
     },
   };

@@ -12,7 +12,7 @@ import { waitFor } from "../testing/waitFor";
 import { accountFencing, compareTokens, runFenced } from "./fencing";
 import { pgFencingEpochSource } from "./fencingEpoch";
 import { lockTestKit, type LockTestKit } from "./lockTestKit";
-import { startClockShiftedRedis, type ClockShiftedRedis } from "./testing/clockShiftedRedis";
+import { startClockShiftedRedis, type ClockShiftedRedis } from "../testing/clockShiftedRedis";
 
 let env: TestEnv;
 let redis: ClockShiftedRedis;
@@ -57,7 +57,7 @@ describe("fencing tokens", () => {
 
     // Redis dies without persistence and comes back empty, its clock still behind (further).
     redis.setClockOffsetMs(-3 * HOUR);
-    await redis.restartEmpty();
+    await redis.restart();
     await waitFor(async () => (await kit.redis.ping()) === "PONG", 10_000, "the client to reconnect");
     expect(await kit.redis.exists(`${kit.namespace}:locks:fence`)).toBe(0);
     // The stale holder's lock is gone with the data: someone else takes it.

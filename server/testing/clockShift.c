@@ -1,14 +1,17 @@
 /*
  * LD_PRELOAD shim that shifts a process's wall clock by an offset in microseconds, read
  * from the file named by CLOCKSHIFT_FILE (re-read at most every 20 ms, so a test steps the
- * clock of a running process by rewriting the file). Monotonic clocks are left alone.
+ * clock of a running process by rewriting the file). Only time, gettimeofday and
+ * clock_gettime on the realtime clocks are shifted: monotonic clocks stay true, as they
+ * would on a machine whose clock an administrator or NTP stepped.
  *
  * Why not Debian's faketime: libfaketime deadlocks in redis-server at start-up ("Unexpected
  * recursive calls to clock_gettime()", libfaketime issues #130 and #327): Redis links jemalloc,
  * which calls clock_gettime while libfaketime is still resolving symbols with dlsym. This
- * shim resolves nothing: it makes the system calls itself and never allocates.
+ * shim resolves nothing: it makes the system calls itself and never allocates. It uses
+ * openat, not open, because aarch64 has no open system call.
  *
- * Build: gcc -shared -fPIC -O2 -o clockshift.so clockShift.c
+ * Built by clockShiftedRedis.ts: cc -shared -fPIC -O2 -o clockshift.so clockShift.c
  */
 #define _GNU_SOURCE
 #include <fcntl.h>

@@ -15,6 +15,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { loadConfig } from "../server/config";
 import { errorMessage } from "../server/errors";
+import { ensureBuild } from "../server/console/ensureBuild";
 import { ensureDatabase, migrateCoordinatorDatabase, withDatabase } from "../server/infra/databases";
 import { startEmbeddedPostgres } from "../server/infra/embeddedPostgres";
 import { checkRun, newViolations, type Violations } from "./chaos/checker";
@@ -41,6 +42,8 @@ interface NemesisSummary {
   runs: number;
   faults: number;
   violations: Record<string, number>;
+  /** The operator nemesis: its HTTP actions by answer, e.g. "force-abort 409" → n. */
+  operatorAnswers?: Record<string, number>;
 }
 
 runCli("chaos", async () => {
@@ -81,6 +84,9 @@ runCli("chaos", async () => {
     // Only the clock-step nemesis needs the clock shim (and so cc).
     const servers = await startServers(workDir, stops, args.nemeses.includes("clock-step"));
     if (servers.redis.clockShifted) say("chaos: redis-server's clock is stepped by server/testing/clockShift.c (LD_PRELOAD)");
+    // The operator nemesis runs the production console: built once, before the first run
+    // (a no-op when .next is newer than the console's sources).
+    if (args.nemeses.includes("operator")) await ensureBuild({ log: say });
     const summary: Record<string, NemesisSummary> = {};
     let total = 0;
     for (const nemesis of args.nemeses) {
@@ -93,10 +99,14 @@ runCli("chaos", async () => {
           const v = newViolations();
           v.counts["campaign-error"] = 1;
           v.examples["campaign-error"] = errorMessage(err).slice(0, 400);
-          return { faults: 0, transfers: 0, violations: v, notes: [], phases: [] };
+          return { faults: 0, transfers: 0, violations: v, notes: [], phases: [], operatorAnswers: {} };
         });
         s.runs++;
         s.faults += result.faults;
+        for (const [key, n] of Object.entries(result.operatorAnswers)) {
+          s.operatorAnswers ??= {};
+          s.operatorAnswers[key] = (s.operatorAnswers[key] ?? 0) + n;
+        }
         const n = Object.values(result.violations.counts).reduce((a, b) => a + b, 0);
         total += n;
         for (const [kind, count] of Object.entries(result.violations.counts)) {
@@ -121,6 +131,12 @@ runCli("chaos", async () => {
           .map(([k, n]) => `${k} ${n}`)
           .join(", ");
         say(`  ${name.padEnd(16)} runs ${s.runs}, faults ${s.faults}, violations: ${kinds || "none"}`);
+        if (s.operatorAnswers) {
+          const answers = Object.entries(s.operatorAnswers)
+            .map(([k, n]) => `${k} ×${n}`)
+            .join(", ");
+          say(`  ${"".padEnd(16)} operator actions by answer: ${answers}`);
+        }
       }
       say(`${total} violation(s) in total${total ? `; histories and logs of those runs in ${workDir}` : ""}`);
     }
@@ -161,6 +177,7 @@ interface RunResult {
   notes: string[];
   /** How long each phase of the run took. */
   phases: string[];
+  operatorAnswers: Record<string, number>;
 }
 
 async function oneRun(
@@ -217,7 +234,14 @@ async function oneRun(
     const crashedAll = [...new Set([...crashedEarly, ...crashed(topo)])];
     const violations = await checkRun({ topo, record, redisUrl: servers.redis.url, hung, crashed: crashedAll });
     phase("check");
-    return { faults: record.faults, transfers: await countTransfers(topo), violations, notes: record.notes, phases };
+    return {
+      faults: record.faults,
+      transfers: await countTransfers(topo),
+      violations,
+      notes: record.notes,
+      phases,
+      operatorAnswers: record.operatorAnswers,
+    };
   } finally {
     currentRun.topology = null;
     await topo.close();

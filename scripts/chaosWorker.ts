@@ -7,19 +7,27 @@
 // - role "consumer": reads the outbox stream like an application would and appends every
 //   delivered event (duplicates included: the checker dedupes by event id), next to the
 //   demo's deduplicating transfer-totals consumer whose figures the checker also compares.
+// - role "console": deployment A's console (the production Next.js build, socket.io) on a free
+//   port, with no engine of its own: operator decisions are driven by A's live engines. It
+//   reports its URL in "ready"; the operator nemesis talks to it over HTTP.
 //
 // Errors are not caught globally on purpose: a process that crashes on a fault is what the
 // campaign looks for, and the parent reports its stderr.
 import fs from "node:fs";
 import { Redis } from "ioredis";
+import { loadConfig } from "../server/config";
+import { startConsole } from "../server/console/startConsole";
+import { connectDatabase } from "../server/db/prisma";
 import { createEngineStack } from "../server/engine/createEngine";
 import type { EngineHooks } from "../server/engine/types";
 import { outboxStream, startOutboxRelay } from "../server/queues/outboxRelay";
 import { StreamQueue } from "../server/queues/streamQueue";
 import { startTransferTotals } from "../server/sim/transferTotals";
 import { startWorkload } from "../server/sim/workload";
+import { PostgresShard } from "../server/participants/postgresShard";
 import {
   namespaceOption,
+  type ConsoleWorkerArgs,
   type ConsumerWorkerArgs,
   type EngineWorkerArgs,
   type FromWorker,
@@ -41,6 +49,7 @@ process.on("disconnect", () => process.exit(0));
 setTimeout(() => process.exit(3), args.maxLifetimeMs).unref();
 
 if (args.role === "engine") await runEngine(args);
+else if (args.role === "console") await runConsole(args);
 else await runConsumer(args);
 
 async function runEngine(a: EngineWorkerArgs): Promise<void> {
@@ -144,4 +153,45 @@ async function runConsumer(a: ConsumerWorkerArgs): Promise<void> {
     }
   });
   send({ ev: "ready" });
+}
+
+async function runConsole(a: ConsoleWorkerArgs): Promise<void> {
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const db = connectDatabase(a.databaseUrl, { poolSize: 4, applicationName: "chaos-console" });
+  const redis = new Redis(a.redisUrl, { maxRetriesPerRequest: 3 });
+  redis.on("error", () => undefined);
+  const shards = a.shards.map((s) => new PostgresShard({ ...s, namespace: a.namespace, poolSize: 2 }));
+  const started = Date.now();
+  const handle = await startConsole({
+    runtime: {
+      config: loadConfig(),
+      prisma: db.prisma,
+      pool: db.pool,
+      redis,
+      shardNames: shards.map((s) => s.name),
+      shards,
+      engine: null,
+      locks: null,
+      queues: { namespace: a.namespace, reclaimIdleMs: 5_000, rabbit: null },
+    },
+    host: "127.0.0.1",
+    port: 0,
+    dev: false,
+    log,
+  });
+  log(`console started in ${Date.now() - started} ms`);
+  process.on("message", (m: ToWorker) => {
+    if (m.cmd === "quiesce") send({ ev: "quiesced", started: 0, committed: 0, aborted: 0, errors: 0 });
+    if (m.cmd === "exit") {
+      void handle
+        .close()
+        .then(() => Promise.all(shards.map((s) => s.close())))
+        .then(() => db.close())
+        .finally(() => {
+          redis.disconnect();
+          process.exit(0);
+        });
+    }
+  });
+  send({ ev: "ready", url: handle.url });
 }

@@ -132,11 +132,13 @@ it("reports every planted violation by kind, and nothing that is fine", async ()
     addEngine: () => Promise.reject(new Error("not in this test")),
     liveEngines: () => [],
     allChildren: () => [],
+    startConsole: () => Promise.reject(new Error("not in this test")),
     close: () => Promise.resolve(),
   } satisfies Topology;
   const record = newRecord();
   record.redisDataLoss = true; // no Redis in this test: the totals consumer is not asked
   record.operator.push({ action: "force-abort", tx: tx.stuck!, outcome: "done" });
+  record.operatorErrors.push(`force-commit ${tx.stuck}: 500 {"error":"internal"}`);
   const v = await checkRun({ topo, record, redisUrl: "redis://127.0.0.1:1", hung: ["a3"], crashed: [] });
   expect(v.counts).toEqual({
     money: 1,
@@ -151,10 +153,12 @@ it("reports every planted violation by kind, and nothing that is fine", async ()
     "stale-token-write": 1,
     "commit-hung": 1,
     "operator-unaudited": 1,
+    "operator-5xx": 1,
     "b:ledger-vs-log": 1,
   });
   expect(v.examples["told-aborted-but-committed"]).toContain(tx.toldAborted);
   expect(v.examples["unknown-result"]).toContain("read ECONNRESET");
   expect(v.examples["stale-token-write"]).toMatch(/token 20, yet the row ends with fence 10/);
   expect(v.examples["operator-unaudited"]).toContain(tx.stuck);
+  expect(v.examples["operator-5xx"]).toContain("500");
 });

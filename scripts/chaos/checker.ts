@@ -219,6 +219,8 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
     for (const name of input.hung)
       add(v, "commit-hung", `${name}: its workload did not stop within the bound (a commit() never answered)`);
 
+    // The console answered every operator action, and never with a 5xx.
+    for (const e of record.operatorErrors) add(v, "operator-5xx", e);
     // Every operator action audited.
     if (record.operator.length) {
       const { rows } = await logs

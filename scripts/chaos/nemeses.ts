@@ -1,11 +1,11 @@
 // The nemeses: each injects real faults into a running topology for a window of time and
 // records what it did, including when a takeover of an instance is by design (it was paused,
 // or cut off from the coordinator log), for the checker.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { SESSION_COOKIE } from "../../server/auth/sessions";
+import { createUser } from "../../server/auth/users";
 import { connectDatabase } from "../../server/db/prisma";
 import { errorMessage } from "../../server/errors";
-import { forceAbort, forceCommit, retryNow, type OpsDeps } from "../../server/ops/actions";
-import { PostgresShard } from "../../server/participants/postgresShard";
 import type { FaultProxy } from "../../server/testing/faultProxy";
 import type { ChaosNemesis } from "../cli";
 import { KILL_POINTS } from "./protocol";
@@ -15,7 +15,10 @@ import { LEASE_MS, type EngineHandle, type Topology } from "./topology";
 export { CHAOS_NEMESES as NEMESES } from "../cli";
 export type NemesisName = ChaosNemesis;
 
-export const OPERATOR = { id: "00000000-0000-4000-8000-00000000c4a0", name: "chaos-operator" };
+/** The operator user the nemesis creates in deployment A's (fresh) coordinator database. */
+export const OPERATOR = { name: "chaos-operator" };
+/** An operator action answers well within this, or counts as no answer. */
+const HTTP_TIMEOUT_MS = 30_000;
 
 export interface OperatorAttempt {
   action: "force-abort" | "force-commit" | "retry";
@@ -27,7 +30,12 @@ export interface FaultRecord {
   faults: number;
   /** A takeover of `instance` between from and to is by design (paused, or cut off from the log). */
   excused: { instance: string; from: number; to: number }[];
+  /** Operator actions that reached the action (answered 2xx or 409): each must be audited. */
   operator: OperatorAttempt[];
+  /** Operator actions answered by status, e.g. "force-abort 409" → n. */
+  operatorAnswers: Record<string, number>;
+  /** The console's failures: a 5xx or no answer to an operator action. */
+  operatorErrors: string[];
   /** Redis lost its data in this run: consumer state kept in Redis is gone too. */
   redisDataLoss: boolean;
   notes: string[];
@@ -45,7 +53,7 @@ export interface NemesisContext {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function newRecord(): FaultRecord {
-  return { faults: 0, excused: [], operator: [], redisDataLoss: false, notes: [] };
+  return { faults: 0, excused: [], operator: [], operatorAnswers: {}, operatorErrors: [], redisDataLoss: false, notes: [] };
 }
 
 /** Runs `nemesis` for the context's window. */
@@ -217,15 +225,14 @@ async function lostReplies(ctx: NemesisContext, kind: keyof typeof LOSS_PATTERNS
 
 /**
  * Force-abort, force-commit and retry-now at random on unfinished transactions, while shard
- * partitions and lost PREPARE replies leave some of them stuck. The actions are the console's
- * guarded operations (server/ops/actions.ts) called directly with an operator identity: the
- * console's HTTP layer adds sessions and CSRF around the same functions, and starting Next
- * per run would cost more than the whole run.
+ * partitions and lost PREPARE replies leave some of them stuck. The actions go through
+ * deployment A's console over HTTP, as an operator's browser sends them: a session cookie from
+ * POST /api/auth/login, then the Origin header and the CSRF token on every mutation. The
+ * console has no engine of its own: A's live engines drive the forced decisions.
  */
 async function operatorNemesis(ctx: NemesisContext, until: number): Promise<void> {
-  const db = connectDatabase(ctx.topo.a.databaseUrl, { poolSize: 4, applicationName: "chaos-operator" });
-  const shards = ctx.topo.shards.map((s) => new PostgresShard({ ...s, namespace: ctx.topo.a.namespace, poolSize: 2 }));
-  const deps: OpsDeps = { prisma: db.prisma, pool: db.pool, shards: new Map(shards.map((s) => [s.name, s])), engine: null };
+  const operatorConsole = await ctx.topo.startConsole();
+  const db = connectDatabase(ctx.topo.a.databaseUrl, { poolSize: 2, applicationName: "chaos-operator" });
   const background = (async () => {
     while (Date.now() < until - 2_000) {
       await sleep(300 + ctx.rng() * 700);
@@ -233,7 +240,9 @@ async function operatorNemesis(ctx: NemesisContext, until: number): Promise<void
       else await lostReplies(ctx, "prepare");
     }
   })();
+  const answers = new Map<string, number>();
   try {
+    const session = await signIn(db.prisma, operatorConsole.url);
     while (Date.now() < until - 500) {
       await sleep(150 + ctx.rng() * 350);
       const { rows } = await db.pool
@@ -242,25 +251,85 @@ async function operatorNemesis(ctx: NemesisContext, until: number): Promise<void
       const tx = rows[0]?.id;
       if (!tx) continue;
       const action = pick(ctx.rng, ["force-abort", "force-commit", "retry"] as const);
-      const run = action === "force-abort" ? forceAbort : action === "force-commit" ? forceCommit : retryNow;
-      const req = { txId: tx, operator: OPERATOR, reason: `chaos campaign ${randomUUID().slice(0, 8)}` };
-      const outcome = await run(deps, req).then(
-        (r) => r.outcome,
-        (err: unknown) => `refused: ${errorMessage(err).slice(0, 120)}`,
-      );
-      ctx.record.operator.push({ action, tx, outcome });
+      const answer = await session.act(tx, action, `chaos campaign ${randomUUID().slice(0, 8)}`);
+      const key = `${action} ${answer.status || "network-error"}`;
+      answers.set(key, (answers.get(key) ?? 0) + 1);
       ctx.record.faults++;
+      // The console's own failures: a 5xx, or no answer at all (nothing is injected between
+      // the nemesis and the console, nor between the console and its databases).
+      if (answer.status === 0 || answer.status >= 500) {
+        ctx.record.operatorErrors.push(`${action} ${tx}: ${answer.status || "no answer"} ${answer.text.slice(0, 200)}`);
+        continue;
+      }
+      // 2xx, and the guards' refusals (409), reached the action, which audits every attempt;
+      // other 4xx are refused before it (validation, session) and leave no audit row.
+      if (answer.status < 300 || answer.status === 409) {
+        ctx.record.operator.push({
+          action,
+          tx,
+          outcome: answer.status < 300 ? answer.outcome : `refused: ${answer.text.slice(0, 120)}`,
+        });
+      }
     }
   } finally {
     await background;
-    const tally = new Map<string, number>();
-    for (const a of ctx.record.operator) {
-      const key = `${a.action} ${a.outcome.startsWith("refused") ? "refused" : a.outcome}`;
-      tally.set(key, (tally.get(key) ?? 0) + 1);
-    }
-    const parts = [...tally].map(([key, n]) => `${key} ×${n}`).join(", ");
-    ctx.record.notes.unshift(`operator: ${ctx.record.operator.length} action(s): ${parts || "none"}`);
-    for (const s of shards) await s.close().catch(() => undefined);
+    const parts = [...answers].map(([key, n]) => `${key} ×${n}`).join(", ");
+    ctx.record.operatorAnswers = Object.fromEntries(answers);
+    ctx.record.notes.unshift(
+      `operator (console ${operatorConsole.url}, up in ${(operatorConsole.startMs / 1000).toFixed(1)} s): ${parts || "no action"}`,
+    );
+    if (operatorConsole.exited())
+      ctx.record.operatorErrors.push(`the console exited during the run: ${operatorConsole.stderrTail()}`);
+    await operatorConsole.stop();
     await db.close().catch(() => undefined);
   }
+}
+
+interface OperatorAnswer {
+  /** 0: no HTTP answer (network error). */
+  status: number;
+  outcome: string;
+  text: string;
+}
+
+/** Creates an operator in A's coordinator database and signs it in over HTTP. */
+async function signIn(
+  prisma: Parameters<typeof createUser>[0],
+  url: string,
+): Promise<{ act(tx: string, action: OperatorAttempt["action"], reason: string): Promise<OperatorAnswer> }> {
+  const password = randomBytes(18).toString("base64url");
+  await createUser(prisma, { name: OPERATOR.name, role: "operator", password });
+  const origin = new URL(url).origin;
+  const login = await fetch(`${url}/api/auth/login`, {
+    method: "POST",
+    headers: { origin, "content-type": "application/json" },
+    body: JSON.stringify({ name: OPERATOR.name, password }),
+  });
+  const text = await login.text();
+  if (login.status !== 200) throw new Error(`operator sign-in answered ${login.status}: ${text.slice(0, 200)}`);
+  const cookie = (login.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`)) ?? "").split(";")[0];
+  if (!cookie) throw new Error("operator sign-in set no session cookie");
+  const { csrfToken } = JSON.parse(text) as { csrfToken: string };
+  return {
+    act: async (tx, action, reason) => {
+      try {
+        const res = await fetch(`${url}/api/transactions/${tx}/actions/${action}`, {
+          method: "POST",
+          headers: { origin, cookie, "x-csrf-token": csrfToken, "content-type": "application/json" },
+          body: JSON.stringify({ reason }),
+          signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+        });
+        const body = await res.text();
+        let outcome = "";
+        try {
+          outcome = String((JSON.parse(body) as { outcome?: unknown }).outcome ?? "");
+        } catch {
+          // not JSON: the text says what happened
+        }
+        return { status: res.status, outcome, text: body };
+      } catch (err) {
+        return { status: 0, outcome: "", text: errorMessage(err) };
+      }
+    },
+  };
 }

@@ -47,14 +47,28 @@ export interface ConsumerWorkerArgs {
   maxLifetimeMs: number;
 }
 
-export type WorkerArgs = EngineWorkerArgs | ConsumerWorkerArgs;
+/** Deployment A's console (Next.js + socket.io) for the operator nemesis, with no engine of its own. */
+export interface ConsoleWorkerArgs {
+  role: "console";
+  name: string;
+  namespace: string;
+  /** Direct URLs, not through an engine's fault proxies: no fault is injected on the console. */
+  databaseUrl: string;
+  redisUrl: string;
+  shards: { name: string; url: string }[];
+  historyFile: string;
+  maxLifetimeMs: number;
+}
+
+export type WorkerArgs = EngineWorkerArgs | ConsumerWorkerArgs | ConsoleWorkerArgs;
 
 /** Parent → child. */
 export type ToWorker = { cmd: "arm-kill"; at: KillPoint; occurrence: number } | { cmd: "quiesce" } | { cmd: "exit" };
 
 /** Child → parent. */
 export type FromWorker =
-  { ev: "ready"; instance?: string } | { ev: "quiesced"; started: number; committed: number; aborted: number; errors: number };
+  | { ev: "ready"; instance?: string; url?: string }
+  | { ev: "quiesced"; started: number; committed: number; aborted: number; errors: number };
 
 /** One line of a history file. `t` is Date.now() of the writer. */
 export type HistoryLine =

@@ -72,7 +72,19 @@ export interface Topology {
   /** A engines still running. */
   liveEngines(): EngineHandle[];
   allChildren(): Child[];
+  /** Starts deployment A's console (a child process) and waits until it serves. */
+  startConsole(): Promise<ConsoleProcess>;
   close(): Promise<void>;
+}
+
+export interface ConsoleProcess {
+  url: string;
+  /** From spawning the process to the console serving. */
+  startMs: number;
+  /** The console process ended without being told to. */
+  exited(): boolean;
+  stderrTail(): string;
+  stop(): Promise<void>;
 }
 
 export interface TopologyOptions {
@@ -85,6 +97,8 @@ export interface TopologyOptions {
 }
 
 const READY_MS = 90_000;
+/** The console's graceful close (in-flight requests, socket.io, Redis) before a SIGKILL. */
+const CONSOLE_STOP_MS = 8_000;
 
 export async function buildTopology(servers: CampaignServers, opts: TopologyOptions): Promise<Topology> {
   const tag = `chaos_${randomBytes(3).toString("hex")}`;
@@ -119,6 +133,7 @@ export async function buildTopology(servers: CampaignServers, opts: TopologyOpti
 
     const engines: EngineHandle[] = [];
     let serial = 0;
+    let consoles = 0;
     const engineArgs = (d: Deployment, name: string, urls: { log: string; redis: string; shards: typeof dbs.shards }) =>
       ({
         role: "engine",
@@ -217,6 +232,41 @@ export async function buildTopology(servers: CampaignServers, opts: TopologyOpti
       },
       liveEngines: () => engines.filter((e) => !e.child.exit),
       allChildren: () => [...children, ...engines.map((e) => e.child)],
+      startConsole: async () => {
+        const started = Date.now();
+        const child = startChild(
+          {
+            role: "console",
+            name: `console${++consoles}`,
+            namespace: a.namespace,
+            databaseUrl: a.databaseUrl,
+            redisUrl: servers.redis.url,
+            shards: dbs.shards,
+            historyFile: path.join(runDir, `console${consoles}.history.jsonl`),
+            maxLifetimeMs: 15 * 60_000,
+          },
+          runDir,
+        );
+        const stop = async () => {
+          child.killExpected = true;
+          child.send({ cmd: "exit" });
+          if (!(await child.exited(CONSOLE_STOP_MS))) child.kill("SIGKILL");
+          await child.exited(5_000);
+        };
+        // A run that fails before the nemesis stops it (or a Ctrl-C) still takes it down.
+        cleanups.push(stop);
+        const ready = await child.next("ready", READY_MS).catch(async (err: unknown) => {
+          await stop();
+          throw err;
+        });
+        return {
+          url: ready.url!,
+          startMs: Date.now() - started,
+          exited: () => child.exit !== null && !child.killExpected,
+          stderrTail: () => child.stderrTail(600),
+          stop,
+        };
+      },
       close,
     };
   } catch (err) {

@@ -201,6 +201,7 @@ async function oneRun(
     rate: RATE_PER_ENGINE,
     run,
     deployments: args.deployments,
+    console: nemesis === "operator",
   });
   phase("setup");
   currentRun.topology = topo;

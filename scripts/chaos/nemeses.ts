@@ -60,7 +60,7 @@ export function newRecord(): FaultRecord {
 export async function runNemesis(name: NemesisName, ctx: NemesisContext): Promise<void> {
   const until = Date.now() + ctx.windowMs;
   const between = () => sleep(300 + ctx.rng() * 900);
-  if (name === "operator") return operatorNemesis(ctx, until);
+  if (name === "operator") return operatorNemesis(ctx);
   while (Date.now() < until - 1_000) {
     await between();
     await FAULTS[name](ctx);
@@ -230,8 +230,12 @@ async function lostReplies(ctx: NemesisContext, kind: keyof typeof LOSS_PATTERNS
  * POST /api/auth/login, then the Origin header and the CSRF token on every mutation. The
  * console has no engine of its own: A's live engines drive the forced decisions.
  */
-async function operatorNemesis(ctx: NemesisContext, until: number): Promise<void> {
+async function operatorNemesis(ctx: NemesisContext): Promise<void> {
+  const asked = Date.now();
   const operatorConsole = await ctx.topo.startConsole();
+  const waitedMs = Date.now() - asked;
+  // The window starts once the console serves (it starts with the topology, and usually does by now).
+  const until = Date.now() + ctx.windowMs;
   const db = connectDatabase(ctx.topo.a.databaseUrl, { poolSize: 2, applicationName: "chaos-operator" });
   const background = (async () => {
     while (Date.now() < until - 2_000) {
@@ -276,7 +280,7 @@ async function operatorNemesis(ctx: NemesisContext, until: number): Promise<void
     const parts = [...answers].map(([key, n]) => `${key} ×${n}`).join(", ");
     ctx.record.operatorAnswers = Object.fromEntries(answers);
     ctx.record.notes.unshift(
-      `operator (console ${operatorConsole.url}, up in ${(operatorConsole.startMs / 1000).toFixed(1)} s): ${parts || "no action"}`,
+      `operator (console ${operatorConsole.url}, up in ${(operatorConsole.startMs / 1000).toFixed(1)} s, waited for ${(waitedMs / 1000).toFixed(1)} s): ${parts || "no action"}`,
     );
     if (operatorConsole.exited())
       ctx.record.operatorErrors.push(`the console exited during the run: ${operatorConsole.stderrTail()}`);

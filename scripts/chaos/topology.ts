@@ -72,7 +72,7 @@ export interface Topology {
   /** A engines still running. */
   liveEngines(): EngineHandle[];
   allChildren(): Child[];
-  /** Starts deployment A's console (a child process) and waits until it serves. */
+  /** Deployment A's console (a child process), once it serves; started with the topology when asked. */
   startConsole(): Promise<ConsoleProcess>;
   close(): Promise<void>;
 }
@@ -94,6 +94,8 @@ export interface TopologyOptions {
   rate: number;
   run: string;
   deployments: number;
+  /** Start deployment A's console too (the operator nemesis), alongside the engines. */
+  console: boolean;
 }
 
 const READY_MS = 90_000;
@@ -186,6 +188,48 @@ export async function buildTopology(servers: CampaignServers, opts: TopologyOpti
       return handle;
     };
 
+    const startConsole = async (): Promise<ConsoleProcess> => {
+      const started = Date.now();
+      const child = startChild(
+        {
+          role: "console",
+          name: `console${++consoles}`,
+          namespace: a.namespace,
+          databaseUrl: a.databaseUrl,
+          redisUrl: servers.redis.url,
+          shards: dbs.shards,
+          historyFile: path.join(runDir, `console${consoles}.history.jsonl`),
+          maxLifetimeMs: 15 * 60_000,
+        },
+        runDir,
+      );
+      const stop = async () => {
+        child.killExpected = true;
+        child.send({ cmd: "exit" });
+        if (!(await child.exited(CONSOLE_STOP_MS))) child.kill("SIGKILL");
+        await child.exited(5_000);
+      };
+      // A run that fails before the nemesis stops it (or a Ctrl-C) still takes it down.
+      cleanups.push(stop);
+      const ready = await child.next("ready", READY_MS).catch(async (err: unknown) => {
+        await stop();
+        throw err;
+      });
+      return {
+        url: ready.url!,
+        startMs: Date.now() - started,
+        exited: () => child.exit !== null && !child.killExpected,
+        stderrTail: () => child.stderrTail(600),
+        stop,
+      };
+    };
+    let consoleStart: Promise<ConsoleProcess> | null = null;
+    // Next.js takes seconds to come up: it does so while the engines start.
+    if (opts.console) {
+      consoleStart = startConsole();
+      consoleStart.catch(() => undefined);
+    }
+
     const children: Child[] = [];
     // Judged already: no need for a graceful stop, which a wedged engine could drag out.
     cleanups.push(async () => {
@@ -232,41 +276,7 @@ export async function buildTopology(servers: CampaignServers, opts: TopologyOpti
       },
       liveEngines: () => engines.filter((e) => !e.child.exit),
       allChildren: () => [...children, ...engines.map((e) => e.child)],
-      startConsole: async () => {
-        const started = Date.now();
-        const child = startChild(
-          {
-            role: "console",
-            name: `console${++consoles}`,
-            namespace: a.namespace,
-            databaseUrl: a.databaseUrl,
-            redisUrl: servers.redis.url,
-            shards: dbs.shards,
-            historyFile: path.join(runDir, `console${consoles}.history.jsonl`),
-            maxLifetimeMs: 15 * 60_000,
-          },
-          runDir,
-        );
-        const stop = async () => {
-          child.killExpected = true;
-          child.send({ cmd: "exit" });
-          if (!(await child.exited(CONSOLE_STOP_MS))) child.kill("SIGKILL");
-          await child.exited(5_000);
-        };
-        // A run that fails before the nemesis stops it (or a Ctrl-C) still takes it down.
-        cleanups.push(stop);
-        const ready = await child.next("ready", READY_MS).catch(async (err: unknown) => {
-          await stop();
-          throw err;
-        });
-        return {
-          url: ready.url!,
-          startMs: Date.now() - started,
-          exited: () => child.exit !== null && !child.killExpected,
-          stderrTail: () => child.stderrTail(600),
-          stop,
-        };
-      },
+      startConsole: () => (consoleStart ??= startConsole()),
       close,
     };
   } catch (err) {

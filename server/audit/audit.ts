@@ -6,7 +6,8 @@ import { Prisma } from "@prisma/client";
 import { z } from "zod";
 import type { PrismaClient } from "../db/prisma";
 import { CohortError } from "../errors";
-import { storableText, wholeNumber } from "../http/inputs";
+import { storableText } from "../db/storableText";
+import { wholeNumber } from "../http/inputs";
 
 export const AUDIT_OUTCOMES = ["ok", "refused", "failed"] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];

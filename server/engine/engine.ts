@@ -19,7 +19,7 @@ import { encodePhase2, PHASE2_GROUP, phase2Stream } from "../queues/phase2Entrie
 import { enqueueAll, StreamQueue } from "../queues/streamQueue";
 import { PhaseTwo } from "./phaseTwo";
 import { Recovery, type ReconcileReport } from "./recovery";
-import { assertStorableText } from "./storableText";
+import { assertStorableText } from "../db/storableText";
 import { Transaction } from "./transaction";
 import { systemClock, type BeginOptions, type Clock, type EngineHooks, type EngineOptions } from "./types";
 

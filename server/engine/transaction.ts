@@ -8,7 +8,7 @@ import type { PostgresShard } from "../participants/postgresShard";
 import type { LockService } from "../locks/lockService";
 import type { LockGrant, LockMode } from "../locks/types";
 import { v7 as uuidv7 } from "uuid";
-import { assertStorableJson, assertStorableText } from "./storableText";
+import { assertStorableJson, assertStorableText } from "../db/storableText";
 import type { CoordinatorLog, OutboxEventInput, TxStatus, Vote } from "./coordinatorLog";
 import type { BranchClient, Clock, CommitOutcome, EngineHooks } from "./types";
 

@@ -14,7 +14,7 @@ import { roleAtLeast, type Role, type SessionUser } from "../auth/roles";
 import { lookupSession, readSessionToken, type Session } from "../auth/sessions";
 import { CohortError } from "../errors";
 import { getRuntime } from "../runtime";
-import { storableText, unstorableText } from "./inputs";
+import { storableText, unstorableText } from "../db/storableText";
 import { problemResponse, type FieldError } from "./problem";
 
 export type { SessionUser } from "../auth/roles";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { storableText, unstorableText, wholeNumber } from "./inputs";
+import { storableText, unstorableText } from "../db/storableText";
+import { wholeNumber } from "./inputs";
 
 const limit = z.object({ limit: wholeNumber(1, 200).optional() });
 const message = (value: unknown) => {

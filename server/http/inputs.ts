@@ -20,23 +20,3 @@ export function wholeNumber(min: number, max: number, what = "a number") {
       .max(max, `must be at most ${max}`),
   );
 }
-
-// A high surrogate not followed by a low one, or a low one not preceded by a high one.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
-
-/**
- * Why a string cannot be stored as text, or null when it can. PostgreSQL text holds neither
- * U+0000 nor a lone surrogate (which has no UTF-8 form), so without this check such input
- * fails deep in a query, or worse in an audit write after the action took effect.
- */
-export function unstorableText(value: string): string | null {
-  if (value.includes("\u0000")) return "must not contain NUL characters";
-  if (LONE_SURROGATE.test(value)) return "must not contain lone surrogates (invalid Unicode)";
-  return null;
-}
-
-/** `value` made storable: NUL removed, lone surrogates replaced by U+FFFD. */
-export function storableText(value: string): string {
-  return value.replaceAll("\u0000", "").replace(LONE_SURROGATES, "\uFFFD");
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assertStorableJson, unstorableText } from "./storableText";
+import { assertStorableJson, storableText, unstorableText } from "./storableText";
 
 describe("storable text", () => {
   it("accepts ordinary and astral text", () => {
@@ -14,7 +14,11 @@ describe("storable text", () => {
 
   it("walks JSON values, keys included", () => {
     expect(() => assertStorableJson("payload", { a: [1, { b: "ok" }] })).not.toThrow();
-    expect(() => assertStorableJson("payload", { a: [1, { b: "bad\u0000" }] })).toThrow(/payload contains a NUL/);
-    expect(() => assertStorableJson("payload", { ["k\ud800"]: 1 })).toThrow(/payload key contains an unpaired/);
+    expect(() => assertStorableJson("payload", { a: [1, { b: "bad\u0000" }] })).toThrow(/payload must not contain NUL/);
+    expect(() => assertStorableJson("payload", { ["k\ud800"]: 1 })).toThrow(/payload key must not contain lone surrogates/);
+  });
+
+  it("cleans what it would refuse", () => {
+    expect(storableText("a\u0000b\ud800c😀")).toBe("ab\ufffdc😀");
   });
 });

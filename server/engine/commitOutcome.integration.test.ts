@@ -3,6 +3,7 @@
 // "ambiguous means re-read"). Each case injects a real fault: a statement that runs on the
 // server while its reply is lost, a coordinator database that refuses connections, a shard
 // that never answers, an operator racing the coordinator.
+import { randomUUID } from "node:crypto";
 import net from "node:net";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -64,6 +65,9 @@ describe("commit() after a failure at or past the commit point", () => {
     await expect(tx.commit()).resolves.toMatchObject({ id: tx.id, status: "COMMITTED" });
     expect(await logged(tx.id)).toEqual({ status: "COMMITTED", decision: "COMMIT" });
     expect([await ledgerRows("shard-a", tx.id), await ledgerRows("shard-b", tx.id)]).toEqual([1, 1]);
+    expect(await engine.outcome(tx.id)).toEqual({ id: tx.id, status: "COMMITTED", decision: "COMMIT" });
+    // No record: presumed abort, it never committed.
+    expect(await engine.outcome(randomUUID())).toBeNull();
   });
 
   it("reports TX_ABORTED, and rolls back, when the COMMIT decision never reached the log", async () => {

@@ -54,8 +54,10 @@ function insertOutbox(events: (OutboxEventInput & { txId: string })[]): SqlQuery
 
 /**
  * The outbox rows of the transactions a COMMIT decision's CTE `t` just decided, from the
- * events their PREPARING record logged (returned by `t` as `outbox_events`). Every COMMIT
- * decision of a prepared transaction uses it: the coordinator's and an operator's.
+ * events their PREPARING record logged (returned by `t` as `outbox_events`, read from the
+ * row before the update: the decision clears the column, so the events live on only as
+ * outbox rows and the hot table does not keep a second copy). Every COMMIT decision of a
+ * prepared transaction uses it: the coordinator's and an operator's.
  */
 export const OUTBOX_FROM_DECISION = sql`o AS (
         INSERT INTO outbox (id, tx_id, aggregatetype, aggregateid, type, payload)
@@ -195,10 +197,12 @@ export class CoordinatorLog {
       (i) => ({ decision: "COMMIT", votes: Object.fromEntries(i.shards.map((s) => [s, "yes"])) }),
       sql`
       t AS (
-        UPDATE transactions tx SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now()
-        FROM x WHERE tx.id = x.id AND tx.status = 'PREPARING' AND tx.coordinator_id = x.coordinator_id
+        UPDATE transactions tx SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now(),
+          outbox_events = NULL
+        FROM x JOIN transactions o ON o.id = x.id
+        WHERE tx.id = x.id AND tx.status = 'PREPARING' AND tx.coordinator_id = x.coordinator_id
           AND tx.decision IS NULL AND tx.deadline_at > now()
-        RETURNING tx.id, x.actor, x.data, tx.outbox_events),
+        RETURNING tx.id, x.actor, x.data, o.outbox_events),
       b AS (
         UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now()
         WHERE tx_id IN (SELECT id FROM t)),
@@ -309,7 +313,7 @@ export class CoordinatorLog {
         sql`
       WITH t AS (
         UPDATE transactions SET status = 'ABORTING', decision = 'ABORT', decided_at = now(), updated_at = now(),
-          abort_reason = ${tx.reason}
+          abort_reason = ${tx.reason}, outbox_events = NULL
         WHERE id = ${tx.id}::uuid AND status IN ('ACTIVE', 'PREPARING') AND decision IS NULL
           AND (${tx.coordinatorId}::uuid IS NULL OR coordinator_id = ${tx.coordinatorId}::uuid)
         RETURNING id),

@@ -278,6 +278,9 @@ describe("forced decisions", () => {
       [tx.id],
     );
     expect(rows.rows).toEqual([{ id: eventId, type: "transfer.completed", payload: { n: 1 } }]);
+    // The decision moved them: the transaction row keeps no second copy.
+    const kept = await env.db.pool.query("SELECT outbox_events FROM transactions WHERE id = $1", [tx.id]);
+    expect(kept.rows).toEqual([{ outbox_events: null }]);
   });
 
   it("commit together with their audit record: no audit, no decision", async () => {

@@ -55,7 +55,7 @@ export async function forceAbort(deps: OpsDeps, req: ActionRequest): Promise<Act
       sql`
       WITH t AS (
         UPDATE transactions SET status = 'ABORTING', decision = 'ABORT', decided_at = now(), updated_at = now(),
-          abort_reason = ${reason}, coordinator_id = NULL
+          abort_reason = ${reason}, coordinator_id = NULL, outbox_events = NULL
         WHERE id = ${req.txId}::uuid AND decision IS NULL AND ended_at IS NULL
         RETURNING id)
       INSERT INTO tx_log (tx_id, type, actor, data)
@@ -106,10 +106,12 @@ export async function forceCommit(deps: OpsDeps, req: ActionRequest): Promise<Ac
       tx,
       sql`
       WITH t AS (
-        UPDATE transactions SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now(),
-          coordinator_id = NULL
-        WHERE id = ${req.txId}::uuid AND status = 'PREPARING' AND decision IS NULL AND ended_at IS NULL
-        RETURNING id, outbox_events),
+        UPDATE transactions tx SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now(),
+          coordinator_id = NULL, outbox_events = NULL
+        FROM transactions o
+        WHERE o.id = tx.id AND tx.id = ${req.txId}::uuid AND tx.status = 'PREPARING' AND tx.decision IS NULL
+          AND tx.ended_at IS NULL
+        RETURNING tx.id, o.outbox_events),
       b AS (
         UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now() WHERE tx_id IN (SELECT id FROM t)),
       ${OUTBOX_FROM_DECISION}

@@ -71,6 +71,9 @@ describe("transactional outbox", () => {
     await empty.commit();
     committed.push(emptyEvent);
 
+    // The decisions moved every event into the outbox: no transaction row keeps a copy.
+    const kept = await env.db.pool.query<{ n: string }>("SELECT count(*) AS n FROM transactions WHERE outbox_events IS NOT NULL");
+    expect(kept.rows[0]!.n).toBe("0");
     expect(await outboxRows()).toBe(committed.length);
     const relayed = await relayBatch({ pool: env.lazyDb.pool, redis: env.redis, stream: outboxStream(env.namespace) });
     expect(relayed).toBe(committed.length);

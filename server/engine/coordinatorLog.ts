@@ -70,16 +70,15 @@ export const OUTBOX_FROM_DECISION = sql`o AS (
 interface BatchItem {
   id: string;
   coordinatorId: string;
-  actor: string;
 }
-interface BeginItem {
-  id: string;
-  label: string;
-  coordinatorId: string;
-  deadlineAt: Date;
-  actor: string;
-}
+/**
+ * The first record of a transaction that prepares branches (begin is lazy: a transaction
+ * that never reaches commit() leaves nothing behind unless it aborts).
+ */
 interface PrepareItem extends BatchItem {
+  label: string;
+  startedAt: Date;
+  deadlineAt: Date;
   shards: string[];
   gids: string[];
   /** Logged with PREPARING so that any COMMIT decision, an operator's too, publishes them. */
@@ -94,11 +93,15 @@ export interface OutboxEventInput {
   payload: unknown;
 }
 
-interface DecideItem extends BatchItem {
-  shards: string[];
-}
-interface EndItem extends BatchItem {
-  doneShards: string[];
+/** A transaction whose one branch committed locally (one-phase): its only record, written after the fact. */
+interface OnePhaseItem {
+  id: string;
+  label: string;
+  coordinatorId: string;
+  startedAt: Date;
+  deadlineAt: Date;
+  shard: string;
+  gid: string;
 }
 
 export class CoordinatorLog {
@@ -114,87 +117,87 @@ export class CoordinatorLog {
   ) {}
 
   // Hot-path writes go through group commit: one statement per batch of transactions.
-  private readonly beginGroup = new GroupCommit<BeginItem, void>((items) => this.writeBegins(items));
   private readonly prepareGroup = new GroupCommit<PrepareItem, boolean>((items) => this.writePreparing(items));
-  private readonly commitGroup = new GroupCommit<DecideItem, boolean>((items) => this.writeCommitDecisions(items));
-  private readonly endGroup = new GroupCommit<EndItem, boolean>((items) => this.writeCommitted(items));
+  private readonly commitGroup = new GroupCommit<BatchItem, boolean>((items) => this.writeCommitDecisions(items));
+  private readonly endGroup = new GroupCommit<BatchItem, boolean>((items) => this.writeCommitted(items));
+  private readonly onePhaseGroup = new GroupCommit<OnePhaseItem, void>((items) => this.writeOnePhase(items));
 
-  begin(tx: BeginItem): Promise<void> {
-    return this.beginGroup.submit(tx);
-  }
-
-  /** ACTIVE → PREPARING with the branch list; must be in the log before any PREPARE. */
+  /**
+   * The transaction's first record, PREPARING with its branches: must be in the log before
+   * any PREPARE, so that recovery finds the branches of a coordinator that dies. Not forced:
+   * if it is lost, so is every later record, and reconciliation presumes abort for the
+   * prepared branches it finds. False when the deadline passed or the id is taken (an ABORTED
+   * record written for it meanwhile).
+   */
   markPreparing(tx: PrepareItem): Promise<boolean> {
     return this.prepareGroup.submit(tx);
   }
 
-  /**
-   * The commit point: forced, and only if nobody decided or aborted first. The yes votes
-   * ride in the decision record (one row instead of one per branch).
-   */
-  decideCommit(tx: DecideItem): Promise<boolean> {
+  /** The commit point: forced, and only if nobody decided or aborted first. */
+  decideCommit(tx: BatchItem): Promise<boolean> {
     return this.commitGroup.submit(tx);
   }
 
-  /** COMMITTING → COMMITTED once every branch is committed: the end record. */
-  finishCommitted(tx: EndItem): Promise<boolean> {
+  /**
+   * COMMITTING → COMMITTED once every branch is committed: the end record. Nothing waits
+   * for it (phase two already reached every branch); if it is lost, the stale sweep drives
+   * phase two again, which finds the branches committed and writes it then.
+   */
+  finishCommitted(tx: BatchItem): Promise<boolean> {
     return this.endGroup.submit(tx);
   }
 
-  private async writeBegins(items: BeginItem[]): Promise<void[]> {
-    await execute(
+  /**
+   * The record of a one-phase commit, written after the branch committed: the commit point
+   * was the shard's own COMMIT, so this is history for the console, not something recovery
+   * needs, and it is neither forced nor waited for.
+   */
+  recordOnePhase(tx: OnePhaseItem): Promise<void> {
+    return this.onePhaseGroup.submit(tx);
+  }
+
+  private async writePreparing(items: PrepareItem[]): Promise<boolean[]> {
+    const branches = items.flatMap((i) => i.shards.map((shard, k) => ({ id: i.id, shard, gid: i.gids[k]! })));
+    const rows = await queryRows<{ id: string }>(
       this.lazy,
       named(
-        "cohort.begin",
+        "cohort.prepare",
         sql`
       WITH x AS (
         SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.label)}::text[],
-          ${items.map((i) => i.coordinatorId)}::uuid[], ${items.map((i) => i.deadlineAt.toISOString())}::timestamptz[],
-          ${items.map((i) => i.actor)}::text[]) AS x(id, label, coordinator_id, deadline_at, actor)),
+          ${items.map((i) => i.coordinatorId)}::uuid[], ${items.map((i) => i.startedAt.toISOString())}::timestamptz[],
+          ${items.map((i) => i.deadlineAt.toISOString())}::timestamptz[],
+          ${items.map((i) => (i.events.length > 0 ? json(i.events) : null))}::jsonb[])
+          AS x(id, label, coordinator_id, started_at, deadline_at, events)),
       t AS (
-        INSERT INTO transactions (id, label, status, coordinator_id, deadline_at)
-        SELECT id, label, 'ACTIVE', coordinator_id, deadline_at FROM x)
-      INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'begin', actor, jsonb_build_object('label', label, 'deadlineAt', deadline_at) FROM x`,
-      ),
-    );
-    return items.map(() => undefined);
-  }
-
-  private writePreparing(items: PrepareItem[]): Promise<boolean[]> {
-    const branches = items.flatMap((i) => i.shards.map((shard, k) => ({ id: i.id, shard, gid: i.gids[k]! })));
-    return this.casBatch(
-      this.lazy,
-      "cohort.prepare",
-      "prepare",
-      items,
-      (i) => ({ shards: i.shards }),
-      sql`
-      ev AS (
-        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[],
-          ${items.map((i) => (i.events.length > 0 ? json(i.events) : null))}::jsonb[]) AS ev(id, events)),
-      t AS (
-        UPDATE transactions tx SET status = 'PREPARING', updated_at = now(), outbox_events = ev.events
-        FROM x JOIN ev ON ev.id = x.id
-        WHERE tx.id = x.id AND tx.status = 'ACTIVE' AND tx.coordinator_id = x.coordinator_id
-          AND tx.decision IS NULL AND tx.deadline_at > now()
-        RETURNING tx.id, x.actor, x.data),
+        INSERT INTO transactions (id, label, status, coordinator_id, started_at, prepared_at, updated_at, deadline_at, outbox_events)
+        SELECT id, label, 'PREPARING', coordinator_id, started_at, now(), now(), deadline_at, events FROM x
+        WHERE deadline_at > now()
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id),
       b AS (
         INSERT INTO branches (tx_id, shard, gid, status)
         SELECT b.tx_id, b.shard, b.gid, 'ACTIVE'
         FROM unnest(${branches.map((b) => b.id)}::uuid[], ${branches.map((b) => b.shard)}::text[],
           ${branches.map((b) => b.gid)}::text[]) AS b(tx_id, shard, gid)
-        WHERE b.tx_id IN (SELECT id FROM t))`,
+        WHERE b.tx_id IN (SELECT id FROM t))
+      SELECT id::text FROM t`,
+      ),
     );
+    const inserted = new Set(rows.map((r) => r.id));
+    return items.map((i) => inserted.has(i.id));
   }
 
-  private writeCommitDecisions(items: DecideItem[]): Promise<boolean[]> {
+  /**
+   * The branches keep status ACTIVE and no vote: a COMMIT decision means every branch voted
+   * yes, so readers show them PREPARED (see server/transactions/detail.ts), and one row
+   * update fewer per branch is what makes the decision cheap.
+   */
+  private writeCommitDecisions(items: BatchItem[]): Promise<boolean[]> {
     return this.casBatch(
       this.forced,
       "cohort.decide-commit",
-      "decision",
       items,
-      (i) => ({ decision: "COMMIT", votes: Object.fromEntries(i.shards.map((s) => [s, "yes"])) }),
       sql`
       t AS (
         UPDATE transactions tx SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now(),
@@ -202,58 +205,135 @@ export class CoordinatorLog {
         FROM x JOIN transactions o ON o.id = x.id
         WHERE tx.id = x.id AND tx.status = 'PREPARING' AND tx.coordinator_id = x.coordinator_id
           AND tx.decision IS NULL AND tx.deadline_at > now()
-        RETURNING tx.id, x.actor, x.data, o.outbox_events),
-      b AS (
-        UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now()
-        WHERE tx_id IN (SELECT id FROM t)),
+        RETURNING tx.id, o.outbox_events),
       ${OUTBOX_FROM_DECISION}`,
     );
   }
 
-  private writeCommitted(items: EndItem[]): Promise<boolean[]> {
+  private writeCommitted(items: BatchItem[]): Promise<boolean[]> {
     return this.casBatch(
       this.lazy,
       "cohort.end-commit",
-      "end",
       items,
-      (i) => ({ status: "COMMITTED", resolved: i.doneShards }),
       sql`
       t AS (
         UPDATE transactions tx SET status = 'COMMITTED', outcome = 'COMMITTED', ended_at = now(), updated_at = now()
         FROM x WHERE tx.id = x.id AND tx.status = 'COMMITTING' AND tx.coordinator_id = x.coordinator_id
-        RETURNING tx.id, x.actor, x.data),
+        RETURNING tx.id),
       b AS (
         UPDATE branches SET status = 'COMMITTED', resolved_at = now(), next_retry_at = NULL, attempts = attempts + 1
         WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED'))`,
     );
   }
 
+  private async writeOnePhase(items: OnePhaseItem[]): Promise<void[]> {
+    await execute(
+      this.lazy,
+      named(
+        "cohort.one-phase",
+        sql`
+      WITH x AS (
+        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.label)}::text[],
+          ${items.map((i) => i.coordinatorId)}::uuid[], ${items.map((i) => i.startedAt.toISOString())}::timestamptz[],
+          ${items.map((i) => i.deadlineAt.toISOString())}::timestamptz[], ${items.map((i) => i.shard)}::text[],
+          ${items.map((i) => i.gid)}::text[])
+          AS x(id, label, coordinator_id, started_at, deadline_at, shard, gid)),
+      t AS (
+        INSERT INTO transactions (id, label, status, outcome, decision, coordinator_id, started_at, decided_at, ended_at,
+          updated_at, deadline_at, one_phase)
+        SELECT id, label, 'COMMITTED', 'COMMITTED', 'COMMIT', coordinator_id, started_at, now(), now(), now(), deadline_at, true
+        FROM x
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id)
+      INSERT INTO branches (tx_id, shard, gid, status, vote, attempts, resolved_at)
+      SELECT x.id, x.shard, x.gid, 'COMMITTED', true, 1, now() FROM x WHERE x.id IN (SELECT id FROM t)`,
+      ),
+    );
+    return items.map(() => undefined);
+  }
+
   /**
-   * One batched state change: the items are the rows of `x` (id, coordinator_id, actor,
-   * data); `change` is the CTEs that follow, among them `t`, the compare-and-set on the
-   * transactions, returning (id, actor, data) of each row it changed. Each change gets a
-   * `recordType` record in its timeline. Returns, per item, whether `t` changed it.
+   * A one-phase commit whose outcome the shard could not tell yet (its reply was lost and
+   * the shard is unreachable): logged in doubt, PREPARING with one_phase set and the local
+   * transaction id in the record, so that recovery asks the shard again (Recovery.finish)
+   * and engine.outcome() can answer once it has. Forced: the caller is told OUTCOME_PENDING.
    */
-  private async casBatch<I extends BatchItem>(
-    pool: pg.Pool,
-    name: string,
-    recordType: string,
-    items: I[],
-    data: (item: I) => unknown,
-    change: SqlQuery,
-  ): Promise<boolean[]> {
+  async recordOnePhaseInDoubt(tx: OnePhaseItem & { xid: string | null; error: string; actor: string }): Promise<void> {
+    await execute(
+      this.forced,
+      named(
+        "cohort.one-phase-in-doubt",
+        sql`
+      WITH t AS (
+        INSERT INTO transactions (id, label, status, coordinator_id, started_at, prepared_at, updated_at, deadline_at, one_phase)
+        VALUES (${tx.id}::uuid, ${tx.label}, 'PREPARING', ${tx.coordinatorId}::uuid, ${tx.startedAt.toISOString()}::timestamptz,
+          now(), now(), ${tx.deadlineAt.toISOString()}::timestamptz, true)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id),
+      b AS (
+        INSERT INTO branches (tx_id, shard, gid, status, last_error)
+        SELECT id, ${tx.shard}, ${tx.gid}, 'ACTIVE', ${tx.error} FROM t)
+      INSERT INTO tx_log (tx_id, type, actor, shard, data)
+      SELECT id, 'one-phase.in-doubt', ${tx.actor}, ${tx.shard}, ${json({ xid: tx.xid, error: tx.error })}::jsonb FROM t`,
+      ),
+    );
+  }
+
+  /** The local transaction id a one-phase commit in doubt was logged with (recordOnePhaseInDoubt). */
+  async onePhaseXid(txId: string): Promise<string | null> {
+    const rows = await queryRows<{ xid: string | null }>(
+      this.lazy,
+      sql`SELECT data->>'xid' AS xid FROM tx_log WHERE tx_id = ${txId}::uuid AND type = 'one-phase.in-doubt' ORDER BY id DESC LIMIT 1`,
+    );
+    return rows[0]?.xid ?? null;
+  }
+
+  /**
+   * The shard told what became of a one-phase commit in doubt: the decision and the end in
+   * one statement, as the shard's own COMMIT (or its absence) already decided. Only while
+   * still in doubt and owned by `coordinatorId`.
+   */
+  async settleOnePhase(tx: { id: string; coordinatorId: string; committed: boolean; actor: string }): Promise<boolean> {
+    const outcome = tx.committed ? "COMMITTED" : "ABORTED";
+    const n = await execute(
+      this.forced,
+      named(
+        "cohort.one-phase-settled",
+        sql`
+      WITH t AS (
+        UPDATE transactions SET status = ${outcome}::"TxStatus", outcome = ${outcome}::"TxStatus",
+          decision = ${tx.committed ? "COMMIT" : "ABORT"}::"Decision", decided_at = now(), ended_at = now(), updated_at = now(),
+          abort_reason = CASE WHEN ${tx.committed}::boolean THEN NULL ELSE 'the one-phase COMMIT did not take effect on the shard' END
+        WHERE id = ${tx.id}::uuid AND status = 'PREPARING' AND one_phase AND decision IS NULL
+          AND coordinator_id = ${tx.coordinatorId}::uuid
+        RETURNING id),
+      b AS (
+        UPDATE branches SET status = ${outcome}::"BranchStatus", vote = ${tx.committed}::boolean, resolved_at = now(),
+          last_error = NULL, attempts = attempts + 1
+        WHERE tx_id IN (SELECT id FROM t))
+      INSERT INTO tx_log (tx_id, type, actor, data)
+      SELECT id, 'one-phase.settled', ${tx.actor}, ${json({ status: outcome, via: "pg_xact_status" })}::jsonb FROM t`,
+      ),
+    );
+    return n > 0;
+  }
+
+  /**
+   * One batched state change: the items are the rows of `x` (id, coordinator_id); `change`
+   * is the CTEs that follow, among them `t`, the compare-and-set on the transactions,
+   * returning the id of each row it changed. Returns, per item, whether `t` changed it.
+   * The happy path writes no timeline records: the row's timestamps are its timeline.
+   */
+  private async casBatch(pool: pg.Pool, name: string, items: BatchItem[], change: SqlQuery): Promise<boolean[]> {
     const rows = await queryRows<{ id: string }>(
       pool,
       named(
         name,
         sql`
       WITH x AS (
-        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[],
-          ${items.map((i) => i.actor)}::text[], ${items.map((i) => json(data(i)))}::jsonb[])
-          AS x(id, coordinator_id, actor, data)),
-      ${change},
-      l AS (
-        INSERT INTO tx_log (tx_id, type, actor, data) SELECT id, ${recordType}::text, actor, data FROM t)
+        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.coordinatorId)}::uuid[])
+          AS x(id, coordinator_id)),
+      ${change}
       SELECT id::text FROM t`,
       ),
     );
@@ -262,15 +342,17 @@ export class CoordinatorLog {
   }
 
   /**
-   * ACTIVE → COMMITTED for a transaction that did no branch work: nothing to prepare, so
-   * the decision and the end are one record. Its outbox events are then its only effect,
-   * so with events this is forced like a COMMIT decision. False when the transaction is no
-   * longer its coordinator's to commit (force-aborted, taken over, past its deadline).
+   * A transaction that did no branch work commits with one record: nothing to prepare, so
+   * the decision and the end are one. Its outbox events are then its only effect, so with
+   * events this is forced like a COMMIT decision. False when the deadline passed or an
+   * ABORTED record exists for it.
    */
   async commitWithoutBranches(tx: {
     id: string;
+    label: string;
     coordinatorId: string;
-    actor: string;
+    startedAt: Date;
+    deadlineAt: Date;
     events: OutboxEventInput[];
   }): Promise<boolean> {
     const n = await execute(
@@ -279,14 +361,50 @@ export class CoordinatorLog {
         "cohort.commit-without-branches",
         sql`
       WITH t AS (
-        UPDATE transactions SET status = 'COMMITTED', outcome = 'COMMITTED', decision = 'COMMIT', decided_at = now(),
-          ended_at = now(), updated_at = now()
-        WHERE id = ${tx.id}::uuid AND status = 'ACTIVE' AND coordinator_id = ${tx.coordinatorId}::uuid
-          AND decision IS NULL AND deadline_at > now()
+        INSERT INTO transactions (id, label, status, outcome, decision, coordinator_id, started_at, decided_at, ended_at,
+          updated_at, deadline_at)
+        SELECT ${tx.id}::uuid, ${tx.label}, 'COMMITTED', 'COMMITTED', 'COMMIT', ${tx.coordinatorId}::uuid,
+          ${tx.startedAt.toISOString()}::timestamptz, now(), now(), now(), ${tx.deadlineAt.toISOString()}::timestamptz
+        WHERE ${tx.deadlineAt.toISOString()}::timestamptz > now()
+        ON CONFLICT (id) DO NOTHING
         RETURNING id),
       ${insertOutbox(tx.events.map((e) => ({ ...e, txId: tx.id })))}
+      SELECT id FROM t`,
+      ),
+    );
+    return n > 0;
+  }
+
+  /**
+   * The record of a transaction that ended before any PREPARE: ABORTED at once, with the
+   * reason in a timeline record of `recordType` (abort, timeout, deadlock.victim). Nothing
+   * was prepared, so nothing waits for it and a lost record costs nothing. Does nothing if a
+   * record exists already.
+   */
+  async recordUnpreparedAbort(tx: {
+    id: string;
+    label: string;
+    coordinatorId: string;
+    startedAt: Date;
+    deadlineAt: Date;
+    reason: string;
+    actor: string;
+    recordType: string;
+  }): Promise<boolean> {
+    const n = await execute(
+      this.lazy,
+      named(
+        "cohort.unprepared-abort",
+        sql`
+      WITH t AS (
+        INSERT INTO transactions (id, label, status, outcome, decision, coordinator_id, started_at, decided_at, ended_at,
+          updated_at, deadline_at, abort_reason)
+        VALUES (${tx.id}::uuid, ${tx.label}, 'ABORTED', 'ABORTED', 'ABORT', ${tx.coordinatorId}::uuid,
+          ${tx.startedAt.toISOString()}::timestamptz, now(), now(), now(), ${tx.deadlineAt.toISOString()}::timestamptz, ${tx.reason})
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id)
       INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'end', ${tx.actor}, ${json({ status: "COMMITTED", resolved: [] })}::jsonb FROM t`,
+      SELECT id, ${tx.recordType}::text, ${tx.actor}, ${json({ decision: "ABORT", reason: tx.reason })}::jsonb FROM t`,
       ),
     );
     return n > 0;

@@ -39,6 +39,8 @@ export interface TxContext {
   lockGraceMs: number;
   /** Releases every lock of a transaction; called once its outcome reached every branch. */
   releaseLocks(txId: string): void;
+  /** The engine's counters of critical-path waits (see Engine.costs). */
+  costs: { commits: number; criticalSteps: number };
   /** Committed outbox events are waiting: wakes a relay in this process at once. */
   outboxWritten(): void;
 }
@@ -245,40 +247,33 @@ export class Transaction {
     if (this.abortCause) throw this.abortCause;
     this.logging = true;
     const shards = [...this.branches.keys()].filter((s) => this.branches.get(s)!.client);
-    if (shards.length === 0) {
-      // The commit write is the decision: from the moment it is sent only the log knows.
-      this.commitPossible = true;
-      const committed = await this.ctx.log.commitWithoutBranches({
-        id: this.id,
-        coordinatorId: this.ctx.instanceId,
-        actor: this.ctx.actor,
-        events: this.events,
-      });
-      if (!committed) return this.afterLostCompareAndSet([], await this.lostDecision());
-      if (this.events.length > 0) this.ctx.outboxWritten();
-      this.ctx.published(this.id, "COMMITTED", this.label);
-      this.phase = "committed";
-      this.ctx.releaseLocks(this.id);
-      return { id: this.id, status: "COMMITTED" };
-    }
+    if (shards.length === 0) return this.commitWithoutBranches();
+    // One branch and nothing to publish: the shard's own COMMIT is the whole protocol.
+    if (shards.length === 1 && this.events.length === 0) return this.commitOnePhase(shards[0]!);
 
+    this.ctx.costs.criticalSteps++;
     const marked = await this.ctx.log.markPreparing({
       id: this.id,
+      label: this.label,
       coordinatorId: this.ctx.instanceId,
+      startedAt: new Date(this.startedAt),
+      deadlineAt: new Date(this.deadline),
       shards,
       gids: shards.map((s) => formatGid(this.ctx.namespace, this.id, s)),
       events: this.events,
-      actor: this.ctx.actor,
     });
     if (!marked) {
       // Nothing was prepared, so nothing can commit: the abort the caller hears is final.
       await this.rollbackLocalBranches();
-      throw await this.lostDecision();
+      const lost = await this.lostDecision();
+      await this.logUnpreparedAbort(lost.code === "TX_TIMED_OUT" ? "timeout" : lost.message, "abort").catch(() => undefined);
+      throw lost;
     }
     this.ctx.published(this.id, "PREPARING", this.label);
 
     // From the first PREPARE on, a branch may be prepared even when its reply is lost.
     this.commitPossible = true;
+    this.ctx.costs.criticalSteps++;
     // allSettled, not all: an internal failure on one branch must not start the rollback
     // while another branch's PREPARE is still in flight, or that PREPARE lands after the
     // rollback looked for it and is left behind.
@@ -316,15 +311,97 @@ export class Transaction {
       throw votedNo;
     }
 
-    const committed = await this.ctx.log.decideCommit({
-      id: this.id,
-      coordinatorId: this.ctx.instanceId,
-      shards,
-      actor: this.ctx.actor,
-    });
+    this.ctx.costs.criticalSteps++;
+    const committed = await this.ctx.log.decideCommit({ id: this.id, coordinatorId: this.ctx.instanceId });
     if (!committed) return this.afterLostCompareAndSet(shards, await this.lostDecision());
     if (this.events.length > 0) this.ctx.outboxWritten();
     return this.committedNow(shards);
+  }
+
+  /** Nothing to prepare: the one record that says COMMITTED is the decision and the end. */
+  private async commitWithoutBranches(): Promise<CommitOutcome> {
+    // The commit write is the decision: from the moment it is sent only the log knows.
+    this.commitPossible = true;
+    this.ctx.costs.criticalSteps++;
+    const committed = await this.ctx.log.commitWithoutBranches({
+      id: this.id,
+      label: this.label,
+      coordinatorId: this.ctx.instanceId,
+      startedAt: new Date(this.startedAt),
+      deadlineAt: new Date(this.deadline),
+      events: this.events,
+    });
+    if (!committed) {
+      const lost = await this.lostDecision();
+      if (lost.code === "TX_TIMED_OUT") await this.logUnpreparedAbort("timeout", "timeout").catch(() => undefined);
+      this.phase = "aborted";
+      throw lost;
+    }
+    if (this.events.length > 0) this.ctx.outboxWritten();
+    this.ctx.published(this.id, "COMMITTED", this.label);
+    this.phase = "committed";
+    this.ctx.costs.commits++;
+    this.ctx.releaseLocks(this.id);
+    return { id: this.id, status: "COMMITTED" };
+  }
+
+  /**
+   * One-phase commit (Gray & Reuter's one-participant optimisation): the only branch commits
+   * locally, with no PREPARE and no forced log write, and that COMMIT is the commit point.
+   * The log gets its record afterwards, for the console. When the COMMIT's reply is lost the
+   * shard is asked what became of its transaction id; only when it cannot say is the
+   * transaction logged in doubt (PREPARING, one_phase) for recovery to ask again.
+   */
+  private async commitOnePhase(name: string): Promise<CommitOutcome> {
+    const b = this.branches.get(name)!;
+    const client = b.client!;
+    b.client = null;
+    if (this.ctx.clock.now() >= this.deadline) {
+      await b.shard.rollbackLocal(client);
+      await this.logUnpreparedAbort("timeout", "timeout").catch(() => undefined);
+      throw new CohortError("TX_TIMED_OUT", `transaction ${this.id} passed its deadline before the commit point`);
+    }
+    this.commitPossible = true;
+    this.ctx.costs.criticalSteps++;
+    const result = await b.shard.commitOnePhase(client);
+    if (result.outcome === "aborted") {
+      this.phase = "aborted";
+      const reason = `branch ${name} failed to commit: ${errorMessage(result.error)}`;
+      await this.logUnpreparedAbort(reason, "abort").catch(() => undefined);
+      throw new CohortError("BRANCH_FAILED", reason, { cause: result.error, details: { shard: name } });
+    }
+    if (result.outcome === "unknown") {
+      await this.ctx.log.recordOnePhaseInDoubt({
+        id: this.id,
+        label: this.label,
+        coordinatorId: this.ctx.instanceId,
+        startedAt: new Date(this.startedAt),
+        deadlineAt: new Date(this.deadline),
+        shard: name,
+        gid: formatGid(this.ctx.namespace, this.id, name),
+        xid: result.xid,
+        error: errorMessage(result.error),
+        actor: this.ctx.actor,
+      });
+      throw this.outcomePending(`the reply to ${name}'s COMMIT was lost and the shard cannot be asked yet`, result.error);
+    }
+    this.phase = "committed";
+    if (this.ctx.hooks.afterDecision) await this.ctx.hooks.afterDecision(this.id);
+    this.ctx.costs.commits++;
+    this.ctx.published(this.id, "COMMITTED", this.label);
+    this.ctx.releaseLocks(this.id);
+    void this.ctx.log
+      .recordOnePhase({
+        id: this.id,
+        label: this.label,
+        coordinatorId: this.ctx.instanceId,
+        startedAt: new Date(this.startedAt),
+        deadlineAt: new Date(this.deadline),
+        shard: name,
+        gid: formatGid(this.ctx.namespace, this.id, name),
+      })
+      .catch(() => undefined); // history only: the commit happened on the shard
+    return { id: this.id, status: "COMMITTED" };
   }
 
   /** The COMMIT decision is logged: phase two can be late, never change the outcome. */
@@ -332,6 +409,8 @@ export class Transaction {
     this.phase = "committed";
     this.ctx.published(this.id, "COMMITTING", this.label);
     if (this.ctx.hooks.afterDecision) await this.ctx.hooks.afterDecision(this.id);
+    this.ctx.costs.criticalSteps++;
+    this.ctx.costs.commits++;
     const pending = await this.ctx.drivePhase2(this.id, this.label, true, shards).catch(() => shards);
     return pending.length === 0
       ? { id: this.id, status: "COMMITTED" }
@@ -405,10 +484,14 @@ export class Transaction {
     const aborted = new CohortError("TX_ABORTED", `transaction ${this.id} aborted: ${errorMessage(err)}`, { cause: err });
     if (!this.commitPossible) {
       this.phase = "aborted";
+      // The PREPARING record may or may not have been written (its write is what failed).
       await this.ctx.log
         .decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, actor: this.ctx.actor })
-        .then((ok) => (ok ? this.ctx.drivePhase2(this.id, this.label, false, shards, { fresh: false }) : undefined))
-        .catch(() => undefined); // nothing was prepared; the stale sweep writes the abort later
+        .then(async (ok) => {
+          if (ok) await this.ctx.drivePhase2(this.id, this.label, false, shards, { fresh: false });
+          else await this.logUnpreparedAbort(reason, "abort");
+        })
+        .catch(() => undefined); // nothing was prepared; a PREPARING record left behind is aborted by the stale sweep
       throw aborted;
     }
     let lastError: unknown = err;
@@ -484,18 +567,24 @@ export class Transaction {
     }
   }
 
-  /** ACTIVE → ABORTED when nothing was prepared, and lets go of the locks. */
+  /**
+   * The record of an abort before any PREPARE (begin is lazy, so there is none yet), and the
+   * locks go: nothing was prepared, so the rows are free.
+   */
   private async logUnpreparedAbort(reason: string, recordType: string): Promise<void> {
     const ok = await this.ctx.log
-      .decideAbort({ id: this.id, coordinatorId: this.ctx.instanceId, reason, actor: this.ctx.actor, recordType })
+      .recordUnpreparedAbort({
+        id: this.id,
+        label: this.label,
+        coordinatorId: this.ctx.instanceId,
+        startedAt: new Date(this.startedAt),
+        deadlineAt: new Date(this.deadline),
+        reason,
+        actor: this.ctx.actor,
+        recordType,
+      })
       .catch(() => false);
-    if (ok) {
-      await this.ctx.log
-        .finishAborted({ id: this.id, coordinatorId: this.ctx.instanceId, actor: this.ctx.actor })
-        .catch(() => undefined);
-      this.ctx.published(this.id, "ABORTED", this.label);
-    }
-    // Nothing was prepared: the rows are free, so the locks can go now.
+    if (ok) this.ctx.published(this.id, "ABORTED", this.label);
     this.ctx.releaseLocks(this.id);
   }
 

@@ -1,6 +1,7 @@
 import type { Prisma } from "@prisma/client";
 import type { PrismaClient } from "../db/prisma";
 import { CohortError } from "../errors";
+import { branchAsLogged } from "../transactions/rowRecords";
 
 /** What an operator action records as "before" and "after". */
 export interface TxSnapshot {
@@ -24,10 +25,12 @@ export async function readSnapshot(prisma: PrismaClient | Prisma.TransactionClie
       decision: true,
       coordinatorId: true,
       endedAt: true,
+      decidedAt: true,
       abortReason: true,
       branches: { select: { shard: true, status: true, vote: true, attempts: true, lastError: true }, orderBy: { shard: "asc" } },
     },
   });
   if (!row) throw new CohortError("NOT_FOUND", `no transaction ${txId} in the coordinator log`, { details: { txId } });
-  return row;
+  const { decidedAt, ...rest } = row;
+  return { ...rest, branches: row.branches.map((b) => branchAsLogged(row.decision, decidedAt, b)) };
 }

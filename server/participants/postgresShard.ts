@@ -26,6 +26,15 @@ export type ResolveResult = "done" | "missing";
 /** A PREPARE flushes a state file and WAL; one that takes longer than this is not coming back. */
 const PREPARE_TIMEOUT_MS = 15_000;
 
+/** A COMMIT normally takes a WAL flush; one that takes this long is treated as a lost reply. */
+const COMMIT_TIMEOUT_MS = 15_000;
+
+/** How long a one-phase commit with a lost reply keeps asking the shard before it answers OUTCOME_PENDING. */
+const COMMIT_SETTLE_MS = 15_000;
+
+/** The transaction id and backend of each open branch session (see beginBranch). */
+const branchSessions = new WeakMap<pg.PoolClient, { xid: string; pid: number }>();
+
 /** SQLSTATE 42704: "prepared transaction with identifier … does not exist". */
 const UNDEFINED_OBJECT = "42704";
 
@@ -80,17 +89,84 @@ export class PostgresShard {
     return parseGid(gid, this.namespace);
   }
 
-  /** Opens a local transaction for a branch; the statement timeout stops work at the deadline. */
+  /**
+   * Opens a local transaction for a branch; the statement timeout stops work at the deadline.
+   * The same round trip learns the transaction id and the session's backend: a one-phase
+   * commit whose reply is lost asks the shard about that id (see commitOnePhase).
+   */
   async beginBranch(timeoutMs: number): Promise<pg.PoolClient> {
     const client = await this.connectWithin(timeoutMs);
     client.on("error", ignoreBranchError);
     try {
       const ms = Math.max(1, Math.floor(timeoutMs));
-      await client.query(`BEGIN; SET LOCAL statement_timeout = ${ms}`);
+      const results = (await client.query(
+        `BEGIN; SET LOCAL statement_timeout = ${ms}; SELECT pg_current_xact_id()::text AS xid, pg_backend_pid() AS pid`,
+      )) as unknown as pg.QueryResult<{ xid: string; pid: number }>[];
+      const row = results[2]?.rows[0];
+      if (row) branchSessions.set(client, row);
       return client;
     } catch (err) {
       releaseBranch(client, err as Error);
       throw err;
+    }
+  }
+
+  /**
+   * Commits a branch in one phase: its COMMIT is the transaction's commit point. When the
+   * shard answers, that is the outcome. When the reply is lost (a dropped connection, a
+   * timeout), the shard is asked what became of the transaction id, ending a session that
+   * still holds it open, until it says committed or aborted; "unknown" only when it cannot
+   * be asked within the settle window. The client is released either way.
+   */
+  async commitOnePhase(
+    client: pg.PoolClient,
+  ): Promise<{ outcome: "committed" } | { outcome: "aborted" | "unknown"; error: Error; xid: string | null }> {
+    const session = branchSessions.get(client) ?? null;
+    try {
+      await timed(client, "COMMIT", COMMIT_TIMEOUT_MS);
+      releaseBranch(client);
+      return { outcome: "committed" };
+    } catch (err) {
+      const error = err as Error;
+      releaseBranch(client, error);
+      if (!session) return { outcome: "unknown", error, xid: null };
+      const status = await this.settleXact(session);
+      if (status === "committed") return { outcome: "committed" };
+      return { outcome: status === "aborted" ? "aborted" : "unknown", error, xid: session.xid };
+    }
+  }
+
+  /**
+   * What became of a local transaction: committed, aborted, or unknown when the shard
+   * cannot be asked within `windowMs`. A session still holding the transaction open (its
+   * COMMIT never arrived, or is stuck behind a partition) is terminated, which aborts it
+   * unless its commit record is already written: the status read afterwards is the truth.
+   */
+  async settleXact(
+    session: { xid: string; pid?: number },
+    windowMs = COMMIT_SETTLE_MS,
+  ): Promise<"committed" | "aborted" | "unknown"> {
+    const until = Date.now() + windowMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { rows } = await this.controlPool.query<{ status: string | null }>(
+          "SELECT pg_xact_status($1::xid8) AS status",
+          [session.xid],
+        );
+        const status = rows[0]?.status;
+        if (status === "committed" || status === "aborted") return status;
+        // "in progress": its session is still open. NULL: too old to know, which cannot
+        // happen seconds after it began; treated as still unknown.
+        await this.controlPool.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+           WHERE backend_xid = $1::text::xid AND ($2::int IS NULL OR pid = $2::int)`,
+          [session.xid, session.pid ?? null],
+        );
+      } catch {
+        // the shard cannot be asked right now; try again until the window closes
+      }
+      if (Date.now() >= until) return "unknown";
+      await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempt)));
     }
   }
 

@@ -3,6 +3,7 @@
 import type { PrismaClient } from "../db/prisma";
 import { allowedActions } from "../ops/guards";
 import { DEFAULT_IN_DOUBT_MS } from "../ops/inDoubt";
+import { branchAsLogged, withRowRecords } from "./rowRecords";
 import type { BranchStatus, Decision, InDoubtInfo, TxDetail, TxStatus } from "./types";
 
 /**
@@ -27,6 +28,8 @@ export async function getTransactionDetail(prisma: PrismaClient, id: string, now
         coordinatorId: true,
         startedAt: true,
         deadlineAt: true,
+        preparedAt: true,
+        onePhase: true,
         decidedAt: true,
         endedAt: true,
         updatedAt: true,
@@ -58,10 +61,16 @@ export async function getTransactionDetail(prisma: PrismaClient, id: string, now
   if (!tx) return null;
 
   const timelineTruncated = records.length > TIMELINE_LIMIT;
-  const timeline = records
+  const written = records
     .slice(0, TIMELINE_LIMIT)
     .reverse()
     .map((r) => ({ id: r.id.toString(), at: r.at.toISOString(), type: r.type, actor: r.actor, shard: r.shard, data: r.data }));
+  const timeline = withRowRecords(
+    tx,
+    tx.branches.map((b) => b.shard),
+    written,
+  );
+  const branches = tx.branches.map((b) => branchAsLogged(tx.decision, tx.decidedAt, b));
   const iso = (d: Date | null) => d?.toISOString() ?? null;
 
   return {
@@ -76,7 +85,7 @@ export async function getTransactionDetail(prisma: PrismaClient, id: string, now
     endedAt: iso(tx.endedAt),
     updatedAt: tx.updatedAt.toISOString(),
     abortReason: tx.abortReason,
-    branches: tx.branches.map((b) => ({
+    branches: branches.map((b) => ({
       shard: b.shard,
       gid: b.gid,
       status: b.status as BranchStatus,
@@ -90,7 +99,7 @@ export async function getTransactionDetail(prisma: PrismaClient, id: string, now
     timeline,
     timelineTruncated,
     inDoubt: inDoubtInfo(tx, now),
-    actions: allowedActions({ status: tx.status, decision: tx.decision, endedAt: tx.endedAt, branches: tx.branches }),
+    actions: allowedActions({ status: tx.status, decision: tx.decision, endedAt: tx.endedAt, branches }),
     at: now.toISOString(),
   };
 }

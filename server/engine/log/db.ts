@@ -14,6 +14,9 @@ export function execute(db: LogDb, query: SqlQuery): Promise<number> {
   return isPrisma(db) ? db.$executeRawUnsafe(query.text, ...query.values) : executeOnPool(db, query);
 }
 
+/** A jsonb parameter: undefined is stored as JSON null. */
+export const jsonParam = (v: unknown): string => JSON.stringify(v ?? null);
+
 export function queryRows<R extends pg.QueryResultRow>(db: LogDb, query: SqlQuery): Promise<R[]> {
   return isPrisma(db) ? db.$queryRawUnsafe<R[]>(query.text, ...query.values) : queryRowsOnPool<R>(db, query);
 }

@@ -1,7 +1,7 @@
 // The ABORT decision: one compare-and-set under one rule (states.ts `mayAbort`), whoever
 // decides it: the coordinator, recovery, or an operator's force-abort (operatorDecisions.ts).
 import { named, sql, type SqlQuery } from "../../db/sql";
-import { execute, type LogDb } from "./db";
+import { execute, jsonParam as json, type LogDb } from "./db";
 import { mayAbortSql } from "./stateSql";
 
 export interface Vote {
@@ -28,8 +28,6 @@ export interface AbortDecision {
   /** Data of the decision's timeline record; `{ decision: "ABORT", reason }` unless told. */
   record?: unknown;
 }
-
-const json = (v: unknown) => JSON.stringify(v ?? null);
 
 function abortStatement(tx: AbortDecision): SqlQuery {
   const votes = tx.votes ?? [];

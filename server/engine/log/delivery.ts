@@ -4,10 +4,8 @@
 // transaction, while a queued delivery of a logged decision may be recorded by anyone.
 import type pg from "pg";
 import { named, sql } from "../../db/sql";
-import { execute, type LogDb } from "./db";
+import { execute, jsonParam as json, type LogDb } from "./db";
 import { deliveringSql, unresolvedBranchSql } from "./stateSql";
-
-const json = (v: unknown) => JSON.stringify(v ?? null);
 
 /** Phase-2 progress of some branches: successes, or a failed attempt with its retry time. */
 export async function recordPhase2(

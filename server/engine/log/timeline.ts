@@ -2,7 +2,7 @@
 // a reconciled prepared transaction). Records of a state change are written by the same
 // statement as the change.
 import { named, sql } from "../../db/sql";
-import { execute, type LogDb } from "./db";
+import { execute, jsonParam, type LogDb } from "./db";
 
 export async function appendRecord(
   db: LogDb,
@@ -14,7 +14,7 @@ export async function appendRecord(
       "cohort.append",
       sql`
       INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      VALUES (${rec.txId}::uuid, ${rec.type}, ${rec.actor}, ${rec.shard ?? null}, ${JSON.stringify(rec.data ?? null)}::jsonb)`,
+      VALUES (${rec.txId}::uuid, ${rec.type}, ${rec.actor}, ${rec.shard ?? null}, ${jsonParam(rec.data)}::jsonb)`,
     ),
   );
 }

@@ -7,33 +7,15 @@ import type pg from "pg";
 import type { PrismaClient } from "../db/prisma";
 import { execute, named, queryRows, sql, type SqlQuery } from "../db/sql";
 import { GroupCommit } from "./groupCommit";
+import { decideAbort, type AbortDecision } from "./log/decisions";
+import { finishAborted, markQueued, recordDeliveryFailure, recordPhase2, resolveBranch } from "./log/delivery";
+import { branchState, readTransaction, type BranchRow, type BranchState, type TxRow } from "./log/reads";
+import { appendRecord } from "./log/timeline";
 
-export type TxStatus = "ACTIVE" | "PREPARING" | "COMMITTING" | "COMMITTED" | "ABORTING" | "ABORTED";
-export type BranchStatus = "ACTIVE" | "PREPARED" | "FAILED" | "COMMITTED" | "ABORTED";
-export type Decision = "COMMIT" | "ABORT";
-
-export interface TxRow {
-  id: string;
-  label: string;
-  status: TxStatus;
-  decision: Decision | null;
-  coordinatorId: string | null;
-  deadlineAt: Date;
-  abortReason: string | null;
-}
-
-export interface BranchRow {
-  shard: string;
-  status: BranchStatus;
-  vote: boolean | null;
-  attempts: number;
-}
-
-export interface Vote {
-  shard: string;
-  yes: boolean;
-  error?: string;
-}
+// The states live in log/states.ts; the log's other writes in log/ (this class delegates).
+export type { BranchStatus, Decision, TxStatus } from "./log/states";
+export type { Vote } from "./log/decisions";
+export type { BranchRow, TxRow } from "./log/reads";
 
 const json = (v: unknown) => JSON.stringify(v ?? null);
 
@@ -411,292 +393,53 @@ export class CoordinatorLog {
   }
 
   /**
-   * Logs an ABORT decision while none exists. Not forced: under presumed abort a lost
-   * abort record reads as abort anyway. `coordinatorId` null means "whoever owns it"
-   * (operators, recovery after claiming).
+   * Logs an ABORT decision if the abort rule (log/states.ts `mayAbort`) allows it. Not
+   * forced: under presumed abort a lost abort record reads as abort anyway. `coordinatorId`
+   * null means "whoever owns it" (operators, recovery after claiming).
    */
-  async decideAbort(tx: {
-    id: string;
-    coordinatorId: string | null;
-    reason: string;
-    votes?: Vote[];
-    actor: string;
-    recordType?: string;
-  }): Promise<boolean> {
-    const votes = tx.votes ?? [];
-    const n = await execute(
-      this.lazy,
-      named(
-        "cohort.decide-abort",
-        sql`
-      WITH t AS (
-        UPDATE transactions SET status = 'ABORTING', decision = 'ABORT', decided_at = now(), updated_at = now(),
-          abort_reason = ${tx.reason}, outbox_events = NULL
-        WHERE id = ${tx.id}::uuid AND status IN ('ACTIVE', 'PREPARING') AND decision IS NULL
-          AND (${tx.coordinatorId}::uuid IS NULL OR coordinator_id = ${tx.coordinatorId}::uuid)
-        RETURNING id),
-      vv AS (
-        SELECT * FROM unnest(${votes.map((v) => v.shard)}::text[], ${votes.map((v) => v.yes)}::boolean[],
-          ${votes.map((v) => v.error ?? "")}::text[]) AS x(shard, yes, error)),
-      b AS (
-        UPDATE branches SET
-          status = CASE WHEN vv.yes THEN 'PREPARED'::"BranchStatus" ELSE 'FAILED'::"BranchStatus" END,
-          vote = vv.yes,
-          prepared_at = CASE WHEN vv.yes THEN now() END,
-          last_error = NULLIF(vv.error, '')
-        FROM vv WHERE branches.tx_id IN (SELECT id FROM t) AND branches.shard = vv.shard),
-      r AS (
-        SELECT 1 AS ord, t.id, 'vote' AS type, vv.shard, jsonb_build_object('yes', vv.yes, 'error', NULLIF(vv.error, '')) AS data
-        FROM t, vv
-        UNION ALL
-        SELECT 2, id, ${tx.recordType ?? "decision"}, NULL, ${json({ decision: "ABORT", reason: tx.reason })}::jsonb FROM t)
-      INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      SELECT id, type, ${tx.actor}, shard, data FROM r ORDER BY ord, shard`,
-      ),
-    );
-    return n > 0;
+  decideAbort(tx: Omit<AbortDecision, "releaseOwner" | "record">): Promise<boolean> {
+    return decideAbort(this.lazy, tx);
   }
 
   /** Phase-2 progress of some branches: successes, or a failed attempt with its retry time. */
-  async recordPhase2(tx: {
-    id: string;
-    coordinatorId: string;
-    done: { shard: string; status: "COMMITTED" | "ABORTED"; note?: string }[];
-    failed: { shard: string; error: string; nextRetryAt: Date }[];
-    actor: string;
-  }): Promise<boolean> {
-    const n = await execute(
-      this.lazy,
-      named(
-        "cohort.phase2",
-        sql`
-      WITH t AS (
-        SELECT id FROM transactions
-        WHERE id = ${tx.id}::uuid AND coordinator_id = ${tx.coordinatorId}::uuid AND status IN ('COMMITTING', 'ABORTING')),
-      d AS (
-        UPDATE branches SET status = x.status::"BranchStatus", resolved_at = now(), attempts = attempts + 1,
-          last_error = NULL, next_retry_at = NULL
-        FROM unnest(${tx.done.map((d) => d.shard)}::text[], ${tx.done.map((d) => d.status)}::text[]) AS x(shard, status)
-        WHERE branches.tx_id IN (SELECT id FROM t) AND branches.shard = x.shard),
-      f AS (
-        UPDATE branches SET attempts = attempts + 1, last_error = x.error, next_retry_at = x.retry_at
-        FROM unnest(${tx.failed.map((f) => f.shard)}::text[], ${tx.failed.map((f) => f.error)}::text[],
-          ${tx.failed.map((f) => f.nextRetryAt.toISOString())}::timestamptz[]) AS x(shard, error, retry_at)
-        WHERE branches.tx_id IN (SELECT id FROM t) AND branches.shard = x.shard),
-      l1 AS (
-        INSERT INTO tx_log (tx_id, type, actor, shard, data)
-        SELECT t.id, 'phase2.done', ${tx.actor}, x.shard, jsonb_build_object('status', x.status, 'note', NULLIF(x.note, ''))
-        FROM t, unnest(${tx.done.map((d) => d.shard)}::text[], ${tx.done.map((d) => d.status)}::text[],
-          ${tx.done.map((d) => d.note ?? "")}::text[]) AS x(shard, status, note))
-      INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      SELECT t.id, 'phase2.error', ${tx.actor}, x.shard, jsonb_build_object('error', x.error, 'nextRetryAt', x.retry_at)
-      FROM t, unnest(${tx.failed.map((f) => f.shard)}::text[], ${tx.failed.map((f) => f.error)}::text[],
-        ${tx.failed.map((f) => f.nextRetryAt.toISOString())}::text[]) AS x(shard, error, retry_at)`,
-      ),
-    );
-    // n counts the log rows written; zero with something to write means the tx is not ours.
-    return n > 0 || (tx.done.length === 0 && tx.failed.length === 0);
+  recordPhase2(tx: Parameters<typeof recordPhase2>[1]): Promise<boolean> {
+    return recordPhase2(this.lazy, tx);
   }
 
-  /**
-   * The end record of an abort: ABORTING → ABORTED, with every branch not yet resolved
-   * set to ABORTED (branches that voted no stay FAILED). The branches resolved by this last
-   * round are listed in the end record's data.
-   */
-  async finishAborted(tx: { id: string; coordinatorId: string; doneShards?: string[]; actor: string }): Promise<boolean> {
-    const doneShards = tx.doneShards ?? [];
-    const n = await execute(
-      this.lazy,
-      named(
-        "cohort.finish-abort",
-        sql`
-      WITH t AS (
-        UPDATE transactions SET status = 'ABORTED', outcome = 'ABORTED', ended_at = now(), updated_at = now()
-        WHERE id = ${tx.id}::uuid AND status = 'ABORTING' AND coordinator_id = ${tx.coordinatorId}::uuid
-        RETURNING id),
-      b AS (
-        UPDATE branches SET status = 'ABORTED', resolved_at = now(), next_retry_at = NULL,
-          attempts = CASE WHEN shard = ANY(${doneShards}::text[]) THEN attempts + 1 ELSE attempts END
-        WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED'))
-      INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'end', ${tx.actor}, ${json({ status: "ABORTED", resolved: doneShards })}::jsonb FROM t`,
-      ),
-    );
-    return n > 0;
+  /** The end record of an abort (see log/delivery.ts). */
+  finishAborted(tx: Parameters<typeof finishAborted>[1]): Promise<boolean> {
+    return finishAborted(this.lazy, tx);
   }
 
   /** What phase two needs to know before delivering one branch's outcome from the queue. */
-  async branchState(
-    txId: string,
-    shard: string,
-  ): Promise<{ status: TxStatus; decision: Decision | null; ended: boolean; branch: BranchStatus | null } | null> {
-    const rows = await queryRows<{ status: TxStatus; decision: Decision | null; ended: boolean; branch: BranchStatus | null }>(
-      this.lazy,
-      named(
-        "cohort.branch-state",
-        sql`
-      SELECT t.status::text AS status, t.decision::text AS decision, t.ended_at IS NOT NULL AS ended, b.status::text AS branch
-      FROM transactions t LEFT JOIN branches b ON b.tx_id = t.id AND b.shard = ${shard}
-      WHERE t.id = ${txId}::uuid`,
-      ),
-    );
-    return rows[0] ?? null;
+  branchState(txId: string, shard: string): Promise<BranchState | null> {
+    return branchState(this.lazy, txId, shard);
   }
 
-  /**
-   * A queued delivery failed: count the attempt and say when the queue tries again. No
-   * ownership check: whoever delivers a logged decision may record its progress.
-   */
-  async recordDeliveryFailure(rec: {
-    txId: string;
-    shard: string;
-    error: string;
-    nextRetryAt: Date;
-    actor: string;
-  }): Promise<void> {
-    await execute(
-      this.lazy,
-      named(
-        "cohort.delivery-failed",
-        sql`
-      WITH b AS (
-        UPDATE branches SET attempts = attempts + 1, last_error = ${rec.error}, next_retry_at = ${rec.nextRetryAt.toISOString()}::timestamptz
-        WHERE tx_id = ${rec.txId}::uuid AND shard = ${rec.shard} AND status IN ('ACTIVE', 'PREPARED')
-        RETURNING tx_id)
-      INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      SELECT tx_id, 'phase2.error', ${rec.actor}, ${rec.shard},
-        jsonb_build_object('error', ${rec.error}::text, 'nextRetryAt', ${rec.nextRetryAt.toISOString()}::text, 'via', 'queue')
-      FROM b`,
-      ),
-    );
+  /** A queued delivery failed: count the attempt and say when the queue tries again. */
+  recordDeliveryFailure(rec: Parameters<typeof recordDeliveryFailure>[1]): Promise<void> {
+    return recordDeliveryFailure(this.lazy, rec);
   }
 
-  /**
-   * A queued delivery succeeded: resolve the branch and, when it was the last unresolved
-   * one, write the end record. One database transaction holding the transaction row's lock,
-   * so two branches delivered at once cannot both see the other as still pending.
-   * Returns whether this call ended the transaction.
-   */
-  async resolveBranch(rec: {
-    txId: string;
-    shard: string;
-    to: "COMMITTED" | "ABORTED";
-    note: string;
-    actor: string;
-  }): Promise<boolean> {
-    const client = await this.lazy.connect();
-    // pg-pool stops listening while a client is checked out: a connection the server drops
-    // now would raise an 'error' nobody handles and kill the process. The query fails anyway.
-    const ignore = () => undefined;
-    client.on("error", ignore);
-    let failure: Error | undefined;
-    try {
-      await client.query("BEGIN");
-      const locked = await client.query(
-        "SELECT 1 FROM transactions WHERE id = $1::uuid AND ended_at IS NULL AND status IN ('COMMITTING', 'ABORTING') FOR UPDATE",
-        [rec.txId],
-      );
-      if (locked.rowCount === 0) {
-        await client.query("COMMIT");
-        return false;
-      }
-      const resolved = await client.query(
-        `UPDATE branches SET status = $3::"BranchStatus", resolved_at = now(), attempts = attempts + 1, last_error = NULL,
-           next_retry_at = NULL, dead_lettered_at = NULL
-         WHERE tx_id = $1::uuid AND shard = $2 AND status IN ('ACTIVE', 'PREPARED')`,
-        [rec.txId, rec.shard, rec.to],
-      );
-      if ((resolved.rowCount ?? 0) > 0) {
-        await client.query(
-          `INSERT INTO tx_log (tx_id, type, actor, shard, data)
-           VALUES ($1::uuid, 'phase2.done', $2, $3, jsonb_build_object('status', $4::text, 'note', NULLIF($5::text, ''), 'via', 'queue'))`,
-          [rec.txId, rec.actor, rec.shard, rec.to, rec.note],
-        );
-      }
-      const left = await client.query(
-        "SELECT 1 FROM branches WHERE tx_id = $1::uuid AND status IN ('ACTIVE', 'PREPARED') LIMIT 1",
-        [rec.txId],
-      );
-      let ended = false;
-      if (left.rowCount === 0) {
-        await client.query(
-          `UPDATE transactions SET status = $2::"TxStatus", outcome = $2::"TxStatus", ended_at = now(), updated_at = now()
-           WHERE id = $1::uuid`,
-          [rec.txId, rec.to],
-        );
-        await client.query(
-          `INSERT INTO tx_log (tx_id, type, actor, data) VALUES ($1::uuid, 'end', $2, jsonb_build_object('status', $3::text, 'via', 'queue'))`,
-          [rec.txId, rec.actor, rec.to],
-        );
-        ended = true;
-      }
-      await client.query("COMMIT");
-      return ended;
-    } catch (err) {
-      failure = err as Error;
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
-      client.removeListener("error", ignore);
-      client.release(failure); // a session that failed is destroyed, not reused
-    }
+  /** A queued delivery succeeded; returns whether this call ended the transaction. */
+  resolveBranch(rec: Parameters<typeof resolveBranch>[1]): Promise<boolean> {
+    return resolveBranch(this.lazy, rec);
   }
 
   /**
    * Marks branches as handed to the phase-2 queue (clearing an earlier dead-letter mark), or
    * as dead-lettered (`deadLettered`), with a timeline record either way.
    */
-  async markQueued(rec: {
-    txId: string;
-    shards: string[];
-    deadLettered: boolean;
-    detail: unknown;
-    actor: string;
-  }): Promise<void> {
-    await execute(
-      this.lazy,
-      named(
-        "cohort.mark-queued",
-        sql`
-      WITH b AS (
-        UPDATE branches SET dead_lettered_at = CASE WHEN ${rec.deadLettered}::boolean THEN now() END,
-          next_retry_at = CASE WHEN ${rec.deadLettered}::boolean THEN NULL ELSE next_retry_at END
-        WHERE tx_id = ${rec.txId}::uuid AND shard = ANY(${rec.shards}::text[]) AND status IN ('ACTIVE', 'PREPARED')
-        RETURNING tx_id, shard)
-      INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      SELECT tx_id, CASE WHEN ${rec.deadLettered}::boolean THEN 'phase2.dead-lettered' ELSE 'phase2.queued' END, ${rec.actor}, shard,
-        ${json(rec.detail)}::jsonb
-      FROM b`,
-      ),
-    );
+  markQueued(rec: { txId: string; shards: string[]; deadLettered: boolean; detail: unknown; actor: string }): Promise<void> {
+    const { deadLettered, ...rest } = rec;
+    return markQueued(this.lazy, { ...rest, mark: deadLettered ? "dead-lettered" : "queued" });
   }
 
-  async append(rec: { txId: string; type: string; actor: string; shard?: string; data?: unknown }): Promise<void> {
-    await execute(
-      this.lazy,
-      named(
-        "cohort.append",
-        sql`
-      INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      VALUES (${rec.txId}::uuid, ${rec.type}, ${rec.actor}, ${rec.shard ?? null}, ${json(rec.data)}::jsonb)`,
-      ),
-    );
+  append(rec: { txId: string; type: string; actor: string; shard?: string; data?: unknown }): Promise<void> {
+    return appendRecord(this.lazy, rec);
   }
 
-  async read(id: string): Promise<(TxRow & { branches: BranchRow[] }) | null> {
-    const row = await this.prisma.transaction.findUnique({
-      where: { id },
-      select: {
-        id: true,
-        label: true,
-        status: true,
-        decision: true,
-        coordinatorId: true,
-        deadlineAt: true,
-        abortReason: true,
-        branches: { select: { shard: true, status: true, vote: true, attempts: true } },
-      },
-    });
-    return row;
+  read(id: string): Promise<(TxRow & { branches: BranchRow[] }) | null> {
+    return readTransaction(this.prisma, id);
   }
 }

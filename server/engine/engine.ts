@@ -14,6 +14,7 @@ import type { LockService } from "../locks/lockService";
 import { DEFAULT_NAMESPACE } from "../participants/gid";
 import type { PostgresShard } from "../participants/postgresShard";
 import { CoordinatorLog, type TxStatus } from "./coordinatorLog";
+import { nextLeaseLapseMs, registerInstance, renewLease, stopInstance } from "./log/leases";
 import { assertOneNamespace, DeploymentGuard } from "./deploymentGuard";
 import { encodePhase2, PHASE2_GROUP, phase2Stream } from "../queues/phase2Entries";
 import { enqueueAll, StreamQueue } from "../queues/streamQueue";
@@ -211,10 +212,12 @@ export class Engine {
     const { unclaimed } = await this.guard.claimAll(this.deps.shards);
     for (const u of unclaimed)
       this.print(`shard ${u.shard}: namespace not claimed yet (${u.error}); it will be before its first reconciliation`);
-    await prisma.$executeRaw`
-      INSERT INTO engine_instances (id, host, pid, lease_expires_at)
-      VALUES (${this.instanceId}::uuid, ${this.options.host}, ${this.options.pid},
-        now() + make_interval(secs => ${this.options.leaseMs / 1000}))`;
+    await registerInstance(prisma, {
+      id: this.instanceId,
+      host: this.options.host,
+      pid: this.options.pid,
+      leaseMs: this.options.leaseMs,
+    });
     // From here on the lease is ours to keep, even while recovery and reconciliation below
     // wait on a shard that does not answer.
     this.beating = true;
@@ -229,10 +232,7 @@ export class Engine {
       if (this.loopTimer) clearTimeout(this.loopTimer);
       await this.phase2Queue.stop().catch(() => undefined);
       await this.deadlocks?.stop().catch(() => undefined);
-      await prisma.$executeRaw`
-        UPDATE engine_instances SET stopped_at = now(), lease_expires_at = now() WHERE id = ${this.instanceId}::uuid`.catch(
-        () => undefined,
-      );
+      await stopInstance(prisma, this.instanceId).catch(() => undefined);
       throw err;
     }
   }
@@ -392,10 +392,7 @@ export class Engine {
     this.beating = false;
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     await this.heartbeatRunning;
-    await this.deps.prisma.$executeRaw`
-      UPDATE engine_instances SET stopped_at = now(), lease_expires_at = now() WHERE id = ${this.instanceId}::uuid`.catch(
-      () => undefined,
-    );
+    await stopInstance(this.deps.prisma, this.instanceId).catch(() => undefined);
     void publishEvent(this.deps.redis, this.options.namespace, {
       v: 1,
       type: "engine.instance",
@@ -443,12 +440,7 @@ export class Engine {
    * row locks on the shards, so every millisecond of takeover delay is blocked work.
    */
   private async nextTickDelay(): Promise<number> {
-    const rows = await this.deps.prisma.$queryRaw<{ ms: number | null }[]>`
-      SELECT (EXTRACT(EPOCH FROM (min(i.lease_expires_at) - now())) * 1000)::float8 AS ms
-      FROM engine_instances i
-      WHERE i.id <> ${this.instanceId}::uuid AND i.stopped_at IS NULL AND i.lease_expires_at > now()
-        AND EXISTS (SELECT 1 FROM transactions t WHERE t.coordinator_id = i.id AND t.ended_at IS NULL)`;
-    const ms = rows[0]?.ms;
+    const ms = await nextLeaseLapseMs(this.deps.prisma, this.instanceId);
     return ms == null ? this.options.heartbeatMs : Math.max(10, Math.min(this.options.heartbeatMs, Math.ceil(ms) + 20));
   }
 
@@ -472,12 +464,7 @@ export class Engine {
   }
 
   private async heartbeat(): Promise<void> {
-    const pool = this.deps.heartbeatPool ?? this.deps.pool;
-    await pool.query(
-      `UPDATE engine_instances SET heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => $2::float8)
-       WHERE id = $1::uuid AND stopped_at IS NULL`,
-      [this.instanceId, this.options.leaseMs / 1000],
-    );
+    await renewLease(this.deps.heartbeatPool ?? this.deps.pool, this.instanceId, this.options.leaseMs);
   }
 
   /** Take over what dead instances left, then (now and then) sweep and reconcile. */

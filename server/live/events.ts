@@ -2,6 +2,7 @@
 // namespace (`<namespace>:events`, so `cohort:events` by default). The engine appends;
 // console processes of the same namespace read from it and fan out over socket.io.
 import type { Redis } from "ioredis";
+import type { TxStatus } from "../engine/log/states";
 
 export function eventsStream(namespace: string): string {
   return `${namespace}:events`;
@@ -9,7 +10,7 @@ export function eventsStream(namespace: string): string {
 /** Approximate cap (XADD MAXLEN ~): enough for a reconnecting browser to catch up. */
 export const EVENTS_MAXLEN = 100_000;
 
-export type TxStatus = "ACTIVE" | "PREPARING" | "COMMITTING" | "COMMITTED" | "ABORTING" | "ABORTED";
+export type { TxStatus };
 
 export type CohortEvent =
   | { v: 1; type: "tx.updated"; id: string; status: TxStatus; label: string; at: number }

@@ -7,9 +7,9 @@ import type { Prisma } from "@prisma/client";
 import { recordAudit, TRANSACTION_TARGET } from "../audit/audit";
 import { recordDone, recordRefusal, type AuditBase } from "../audit/audited";
 import type { PrismaClient } from "../db/prisma";
-import { sql, type SqlQuery } from "../db/sql";
-import { OUTBOX_FROM_DECISION } from "../engine/coordinatorLog";
 import type { Engine } from "../engine/engine";
+import { forceAbortDecision, forceCommitDecision, releaseOwnership, retryBranchesNow } from "../engine/log/operatorDecisions";
+import { loggedDecision } from "../engine/log/states";
 import { CohortError, errorMessage, isCohortError } from "../errors";
 import type { PostgresShard } from "../participants/postgresShard";
 import { readSnapshot, type TxSnapshot } from "./snapshot";
@@ -48,30 +48,27 @@ const actor = (op: Operator) => `user:${op.name}`;
 export async function forceAbort(deps: OpsDeps, req: ActionRequest): Promise<ActionResult> {
   return decided(deps, req, "force-abort", async (tx) => {
     const reason = `force-aborted by ${req.operator.name}: ${req.reason}`;
-    // coordinator_id is cleared: whoever drove the transaction loses its claim, and a hung
-    // coordinator that wakes up fails its own commit-point compare-and-set.
-    const won = await run(
-      tx,
-      sql`
-      WITH t AS (
-        UPDATE transactions SET status = 'ABORTING', decision = 'ABORT', decided_at = now(), updated_at = now(),
-          abort_reason = ${reason}, coordinator_id = NULL, outbox_events = NULL
-        WHERE id = ${req.txId}::uuid AND decision IS NULL AND ended_at IS NULL
-        RETURNING id)
-      INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'decision', ${actor(req.operator)}, ${JSON.stringify({ decision: "ABORT", forced: true, reason: req.reason })}::jsonb FROM t`,
-    );
+    // One rule with the engine's own aborts (log/states.ts mayAbort), in the same
+    // compare-and-set; it clears coordinator_id, so a hung coordinator loses its claim.
+    const won = await forceAbortDecision(tx, {
+      txId: req.txId,
+      reason,
+      operatorReason: req.reason,
+      actor: actor(req.operator),
+    });
     if (!won) {
       const now = await readSnapshot(tx, req.txId);
-      if (now.decision === "COMMIT") {
+      const logged = loggedDecision(now);
+      if (logged === "COMMIT") {
         throw refused(
-          `the coordinator logged COMMIT first: the transaction commits and cannot be aborted (use retry to re-drive phase two)`,
+          now.decision === "COMMIT"
+            ? `the coordinator logged COMMIT first: the transaction commits and cannot be aborted (use retry to re-drive phase two)`
+            : `the transaction is ${now.status}, past its commit point: it commits and cannot be aborted (use retry to re-drive phase two)`,
           now,
         );
       }
-      if (now.decision === "ABORT")
-        return { outcome: "already", message: `an ABORT decision was already logged (${now.status})` };
-      throw refused(`the transaction already finished as ${now.status}`, now);
+      if (logged === "ABORT") return { outcome: "already", message: `an ABORT decision was already logged (${now.status})` };
+      throw refused(`the transaction is ${now.status}: it cannot be aborted`, now);
     }
     return { outcome: "done", message: "ABORT logged" };
   });
@@ -100,25 +97,8 @@ export async function forceCommit(deps: OpsDeps, req: ActionRequest): Promise<Ac
     }
     if (missing.length) throw refused(`no prepared transaction on ${missing.join(", ")}: that branch did not vote yes`, before);
     const shards = before.branches.map((b) => b.shard);
-    // The same decision the engine writes, outbox events included (logged with PREPARING):
-    // a transaction committed by an operator publishes exactly what its coordinator would have.
-    const won = await run(
-      tx,
-      sql`
-      WITH t AS (
-        UPDATE transactions tx SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now(),
-          coordinator_id = NULL, outbox_events = NULL
-        FROM transactions o
-        WHERE o.id = tx.id AND tx.id = ${req.txId}::uuid AND tx.status = 'PREPARING' AND tx.decision IS NULL
-          AND tx.ended_at IS NULL
-        RETURNING tx.id, o.outbox_events),
-      b AS (
-        UPDATE branches SET status = 'PREPARED', vote = true, prepared_at = now() WHERE tx_id IN (SELECT id FROM t)),
-      ${OUTBOX_FROM_DECISION}
-      INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'decision', ${actor(req.operator)},
-        ${JSON.stringify({ decision: "COMMIT", forced: true, votes: Object.fromEntries(shards.map((s) => [s, "yes"])) })}::jsonb FROM t`,
-    );
+    // The same decision the engine writes (see forceCommitDecision).
+    const won = await forceCommitDecision(tx, { txId: req.txId, shards, actor: actor(req.operator) });
     if (!won) {
       const now = await readSnapshot(tx, req.txId);
       if (now.decision === "COMMIT") return { outcome: "already", message: "the coordinator logged COMMIT first" };
@@ -133,7 +113,7 @@ export async function retryNow(deps: OpsDeps, req: ActionRequest): Promise<Actio
     if (before.endedAt) throw refused(`the transaction already finished as ${before.status}`, before);
     if (!before.decision)
       throw refused("no decision is logged: there is no phase two to retry (force-abort or force-commit instead)", before);
-    await deps.pool.query("UPDATE branches SET next_retry_at = now() WHERE tx_id = $1 AND resolved_at IS NULL", [req.txId]);
+    await retryBranchesNow(deps.pool, req.txId);
     const driven = await drive(deps, req);
     return { outcome: "done", message: driven };
   });
@@ -146,7 +126,7 @@ export async function retryNow(deps: OpsDeps, req: ActionRequest): Promise<Actio
  */
 async function drive(deps: OpsDeps, req: ActionRequest): Promise<string> {
   if (!deps.engine) {
-    await deps.pool.query("UPDATE transactions SET coordinator_id = NULL WHERE id = $1 AND ended_at IS NULL", [req.txId]);
+    await releaseOwnership(deps.pool, req.txId);
     return "phase two is queued for the next engine heartbeat";
   }
   try {
@@ -167,11 +147,6 @@ function refused(message: string, now: TxSnapshot): CohortError {
 
 function auditBase(req: ActionRequest, action: string): AuditBase {
   return { user: req.operator, action, targetType: TRANSACTION_TARGET, targetId: req.txId, reason: req.reason };
-}
-
-/** Runs a statement of ours inside a Prisma transaction; returns the rows it affected. */
-function run(tx: Prisma.TransactionClient, query: SqlQuery): Promise<number> {
-  return tx.$executeRawUnsafe(query.text, ...query.values);
 }
 
 /**

@@ -5,6 +5,7 @@ import { CohortError, errorMessage, isCohortError } from "../errors";
 import { forceAbort, retryNow, type OpsDeps, type Operator } from "./actions";
 import { listInDoubt, type InDoubtFilter } from "./inDoubt";
 import { mapLimit } from "../engine/recovery";
+import { mayAbort } from "../engine/log/states";
 
 export const BULK_LIMIT = 20_000;
 
@@ -32,8 +33,8 @@ export interface BulkResult {
 export async function bulkResolve(deps: OpsDeps, req: BulkRequest): Promise<BulkResult> {
   // Force-commit is never offered in bulk: each one needs its own check of every shard's vote.
   const candidates = await listInDoubt(deps.prisma, { ...req.filter, limit: BULK_LIMIT });
-  // Retry only makes sense with a decision; force-abort only without one.
-  const matched = candidates.filter((t) => (req.action === "retry" ? t.decision !== null : t.decision === null));
+  // Retry only makes sense with a decision; force-abort only where the abort rule allows it.
+  const matched = candidates.filter((t) => (req.action === "retry" ? t.decision !== null : mayAbort(t)));
   const result: BulkResult = { matched: matched.length, applied: false, done: 0, already: 0, refused: 0, failed: 0, errors: [] };
   if (req.confirmCount === undefined) return result;
   if (req.confirmCount !== matched.length) {

@@ -1,6 +1,7 @@
 // The guards on manual resolution (DESIGN.md §2). These decide what the console offers;
 // the actions themselves re-check everything with compare-and-set writes, because the
 // engine may move the transaction between the page load and the click.
+import { isFinalState, loggedDecision, mayAbort } from "../engine/log/states";
 
 export type ActionName = "retry" | "force-abort" | "force-commit";
 
@@ -20,10 +21,8 @@ export interface ActionOption {
   why: string;
 }
 
-const TERMINAL = new Set(["COMMITTED", "ABORTED"]);
-
 export function allowedActions(tx: GuardInput): ActionOption[] {
-  const ended = TERMINAL.has(tx.status) || Boolean(tx.endedAt);
+  const ended = isFinalState(tx.status) || Boolean(tx.endedAt);
   if (ended) {
     const why = `the transaction is ${tx.status}: nothing is left to resolve`;
     return [
@@ -41,7 +40,16 @@ export function allowedActions(tx: GuardInput): ActionOption[] {
       ? { action: "force-abort", allowed: false, why: "a COMMIT decision is logged: it can only be re-driven, never flipped" }
       : tx.decision === "ABORT"
         ? { action: "force-abort", allowed: false, why: "an ABORT decision is already logged: use retry to re-drive it" }
-        : { action: "force-abort", allowed: true, why: "no decision is logged: aborting is always safe (presumed abort)" };
+        : mayAbort(tx)
+          ? { action: "force-abort", allowed: true, why: "no decision is logged: aborting is always safe (presumed abort)" }
+          : {
+              action: "force-abort",
+              allowed: false,
+              why:
+                loggedDecision(tx) === "COMMIT"
+                  ? `the transaction is ${tx.status}, past its commit point: it can only be re-driven, never aborted`
+                  : `the transaction is ${tx.status}: its abort is already under way`,
+            };
   return [retry, forceAbort, forceCommitOption(tx)];
 }
 

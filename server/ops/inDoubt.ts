@@ -2,6 +2,9 @@
 // longer than a threshold. Prepared transactions hold row locks and block VACUUM on their
 // shard, so each one is shown with why it is stuck and for how long.
 import type { PrismaClient } from "../db/prisma";
+import { sql } from "../db/sql";
+import { queryRows } from "../engine/log/db";
+import { inDoubtStateSql } from "../engine/log/stateSql";
 import { errorMessage } from "../errors";
 import { DEFAULT_NAMESPACE, formatGid } from "../participants/gid";
 import type { PostgresShard } from "../participants/postgresShard";
@@ -33,7 +36,7 @@ export interface InDoubtFilter {
   limit?: number;
 }
 
-interface Row {
+type Row = {
   id: string;
   label: string;
   status: string;
@@ -46,7 +49,7 @@ interface Row {
   shards: string[];
   errors: (string | null)[];
   dead: boolean[];
-}
+};
 
 export async function listInDoubt(prisma: PrismaClient, filter: InDoubtFilter = {}): Promise<InDoubtTx[]> {
   const thresholdMs = Math.max(
@@ -54,7 +57,9 @@ export async function listInDoubt(prisma: PrismaClient, filter: InDoubtFilter = 
     filter.thresholdMs ?? DEFAULT_IN_DOUBT_MS,
   );
   const decision = filter.decision ?? null;
-  const rows = await prisma.$queryRaw<Row[]>`
+  const rows = await queryRows<Row>(
+    prisma,
+    sql`
     SELECT t.id::text, t.label, t.status::text AS status, t.decision::text AS decision, t.started_at,
       (EXTRACT(EPOCH FROM (now() - t.updated_at)) * 1000)::float8 AS stalled_ms,
       t.coordinator_id::text AS coordinator_id,
@@ -67,7 +72,7 @@ export async function listInDoubt(prisma: PrismaClient, filter: InDoubtFilter = 
     LEFT JOIN engine_instances i ON i.id = t.coordinator_id
     LEFT JOIN branches b ON b.tx_id = t.id AND b.resolved_at IS NULL
     WHERE t.ended_at IS NULL
-      AND t.status IN ('PREPARING', 'COMMITTING', 'ABORTING')
+      AND ${inDoubtStateSql("t")}
       AND t.updated_at < now() - make_interval(secs => ${thresholdMs / 1000})
       AND (${filter.shard ?? null}::text IS NULL OR EXISTS (
         SELECT 1 FROM branches fb WHERE fb.tx_id = t.id AND fb.shard = ${filter.shard ?? null}::text AND fb.resolved_at IS NULL))
@@ -76,7 +81,8 @@ export async function listInDoubt(prisma: PrismaClient, filter: InDoubtFilter = 
         OR t.decision::text = ${decision}::text)
     GROUP BY t.id, i.id
     ORDER BY t.started_at
-    LIMIT ${filter.limit ?? 500}`;
+    LIMIT ${filter.limit ?? 500}`,
+  );
   return rows.map((r) => {
     const failing = r.shards.filter((_, i) => r.errors[i]);
     let cause: InDoubtCause;

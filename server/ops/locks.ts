@@ -10,6 +10,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { runThenAudit } from "../audit/audited";
 import type { PrismaClient } from "../db/prisma";
+import { isInDoubtState, isUnresolvedBranch } from "../engine/log/states";
 import { CohortError, isCohortError } from "../errors";
 import { wholeNumber } from "../http/inputs";
 import { assertLockKey, parseHeldMember } from "../locks/keys";
@@ -131,8 +132,6 @@ const MAX_INDEX_MEMBERS = 200_000;
 const INDEX_PAGE = 1_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** States in which a transaction may have prepared branches that no outcome has reached yet. */
-const UNRESOLVED_STATES = new Set(["PREPARING", "COMMITTING", "ABORTING"]);
 
 // Empty form fields arrive as "" and mean "no filter".
 const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
@@ -302,13 +301,13 @@ export async function preparedHolder(deps: LockOpsDeps, owner: string): Promise<
       branches: { where: { resolvedAt: null }, select: { shard: true, status: true }, orderBy: { shard: "asc" } },
     },
   });
-  if (!tx || tx.endedAt || !UNRESOLVED_STATES.has(tx.status)) return null;
+  if (!tx || tx.endedAt || !isInDoubtState(tx.status)) return null;
   const preparedOn: string[] = [];
   const unconfirmedOn: string[] = [];
   await Promise.all(
     tx.branches.map(async (b) => {
       // FAILED voted no (nothing prepared); COMMITTED and ABORTED are resolved.
-      if (b.status !== "PREPARED" && b.status !== "ACTIVE") return;
+      if (!isUnresolvedBranch(b.status)) return;
       // The log records votes only at the commit point, so an ACTIVE branch of a PREPARING
       // transaction may well be prepared: the shard is the one to ask.
       const shard = deps.shards.get(b.shard);

@@ -7,6 +7,9 @@
 import type { Redis } from "ioredis";
 import { runThenAudit, type AuditBase, type AuditedResult } from "../audit/audited";
 import type { PrismaClient } from "../db/prisma";
+import { markQueued, type QueueMark } from "../engine/log/delivery";
+import { branchState } from "../engine/log/reads";
+import { isUnresolvedBranch } from "../engine/log/states";
 import { CohortError, isCohortError } from "../errors";
 import { collectFigures, listStreams } from "../queues/figures";
 import { decodePhase2, type Phase2Entry } from "../queues/phase2Entries";
@@ -204,7 +207,7 @@ export function deadLetterEntry(deps: QueueOpsDeps, a: EntryAction): Promise<Que
       deleteFromStream: groups.length === 1,
     });
     const job = before.fields ? decodePhase2(before.fields) : null;
-    if (job) await markBranch(deps, job, "phase2.dead-lettered", a.operator, { deadId: moved.deadId, reason: a.reason });
+    if (job) await markBranch(deps, job, "dead-lettered", a.operator, { deadId: moved.deadId, reason: a.reason });
     return done(before, moved, `entry ${a.id} moved to the dead letters as ${moved.deadId} after ${moved.deliveries} deliveries`);
   });
 }
@@ -226,7 +229,7 @@ export function requeueDeadLetter(
     const job = decodePhase2(before.fields);
     if (job) await assertDeliveryWanted(deps, job);
     const id = await requeue(deps.redis, a.stream, a.deadId);
-    if (job) await markBranch(deps, job, "phase2.requeued", a.operator, { id, reason: a.reason });
+    if (job) await markBranch(deps, job, "requeued", a.operator, { id, reason: a.reason });
     return done(before, { id }, `dead letter ${a.deadId} is back on ${a.stream} as ${id}`);
   });
 }
@@ -272,16 +275,12 @@ function notPending(a: EntryAction): CohortError {
 
 /** A requeued phase-2 entry must still be wanted: the transaction unfinished, the branch unresolved, the same decision. */
 async function assertDeliveryWanted(deps: QueueOpsDeps, job: Phase2Entry): Promise<void> {
-  const rows = await deps.prisma.$queryRaw<{ status: string; decision: string | null; ended: boolean; branch: string | null }[]>`
-    SELECT t.status::text AS status, t.decision::text AS decision, t.ended_at IS NOT NULL AS ended, b.status::text AS branch
-    FROM transactions t LEFT JOIN branches b ON b.tx_id = t.id AND b.shard = ${job.shard}
-    WHERE t.id = ${job.tx}::uuid`;
-  const row = rows[0];
+  const row = await branchState(deps.prisma, job.tx, job.shard);
   if (!row) {
     if (job.decision === "ABORT") return; // presumed abort: rolling back is always safe
     throw new CohortError("CONFLICT", `transaction ${job.tx} has no record in the coordinator log: a COMMIT cannot be delivered`);
   }
-  if (row.ended || (row.branch !== "ACTIVE" && row.branch !== "PREPARED")) {
+  if (row.ended || !row.branch || !isUnresolvedBranch(row.branch)) {
     throw new CohortError(
       "CONFLICT",
       `transaction ${job.tx} already ${row.ended ? `ended ${row.status}` : `has ${job.shard} resolved (${row.branch ?? "no such branch"})`}: nothing to deliver; purge the dead letter instead`,
@@ -295,13 +294,7 @@ async function assertDeliveryWanted(deps: QueueOpsDeps, job: Phase2Entry): Promi
   }
 }
 
-async function markBranch(deps: QueueOpsDeps, job: Phase2Entry, type: string, operator: Operator, data: object): Promise<void> {
-  const dead = type === "phase2.dead-lettered";
-  await deps.prisma.$executeRaw`
-    WITH b AS (
-      UPDATE branches SET dead_lettered_at = CASE WHEN ${dead}::boolean THEN now() END
-      WHERE tx_id = ${job.tx}::uuid AND shard = ${job.shard} AND status IN ('ACTIVE', 'PREPARED')
-      RETURNING tx_id)
-    INSERT INTO tx_log (tx_id, type, actor, shard, data)
-    SELECT tx_id, ${type}, ${`user:${operator.name}`}, ${job.shard}, ${JSON.stringify(data)}::jsonb FROM b`;
+/** The branch's mark and timeline record for an operator's move of its phase-2 entry (log/delivery.ts). */
+function markBranch(deps: QueueOpsDeps, job: Phase2Entry, mark: QueueMark, operator: Operator, data: object): Promise<void> {
+  return markQueued(deps.prisma, { txId: job.tx, shards: [job.shard], mark, detail: data, actor: `user:${operator.name}` });
 }

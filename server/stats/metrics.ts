@@ -4,10 +4,13 @@
 // and in-doubt figures on the partial indexes WHERE ended_at IS NULL, the shards on their
 // own small table plus branches_unresolved_idx.
 import type { PrismaClient } from "../db/prisma";
+import { sql } from "../db/sql";
+import { queryRows } from "../engine/log/db";
+import { inDoubtStateSql } from "../engine/log/stateSql";
+import { OPEN_STATES, type OpenTxStatus } from "../engine/log/states";
 import { DEFAULT_IN_DOUBT_MS } from "../ops/inDoubt";
-import type { OPEN_STATES } from "../transactions/listParams";
 
-export type OpenTxStatus = (typeof OPEN_STATES)[number];
+export type { OpenTxStatus };
 
 export const METRICS_WINDOW_SECONDS = 600;
 export const METRICS_BUCKET_SECONDS = 10;
@@ -66,12 +69,12 @@ interface BucketRow {
   p99_ms: number | null;
 }
 
-interface OpenRow {
+type OpenRow = {
   status: OpenTxStatus;
   total: number;
   in_doubt: number;
   oldest_stalled_s: number | null;
-}
+};
 
 interface ShardRow {
   name: string;
@@ -98,7 +101,7 @@ export async function getOverviewMetrics(prisma: PrismaClient, opts: MetricsOpti
     readShards(prisma),
   ]);
 
-  const byState: Record<OpenTxStatus, number> = { ACTIVE: 0, PREPARING: 0, COMMITTING: 0, ABORTING: 0 };
+  const byState = Object.fromEntries(OPEN_STATES.map((s) => [s, 0])) as Record<OpenTxStatus, number>;
   let inDoubtCount = 0;
   let oldest: number | null = null;
   for (const row of open) {
@@ -170,16 +173,18 @@ function readBuckets(prisma: PrismaClient, windowSeconds: number, bucketSeconds:
 function readOpen(prisma: PrismaClient, inDoubtAfterMs: number): Promise<OpenRow[]> {
   // In doubt by the rule of the in-doubt list (server/ops/inDoubt.ts): past the point where
   // branches may be prepared and no state change logged for longer than the threshold.
-  return prisma.$queryRaw<OpenRow[]>`
+  const inDoubt = sql`${inDoubtStateSql()} AND updated_at < now() - make_interval(secs => ${inDoubtAfterMs / 1000})`;
+  return queryRows<OpenRow>(
+    prisma,
+    sql`
     SELECT status::text AS status,
            count(*)::int AS total,
-           count(*) FILTER (WHERE status IN ('PREPARING', 'COMMITTING', 'ABORTING')
-             AND updated_at < now() - make_interval(secs => ${inDoubtAfterMs / 1000}))::int AS in_doubt,
-           extract(epoch FROM now() - min(updated_at) FILTER (WHERE status IN ('PREPARING', 'COMMITTING', 'ABORTING')
-             AND updated_at < now() - make_interval(secs => ${inDoubtAfterMs / 1000})))::float8 AS oldest_stalled_s
+           count(*) FILTER (WHERE ${inDoubt})::int AS in_doubt,
+           extract(epoch FROM now() - min(updated_at) FILTER (WHERE ${inDoubt}))::float8 AS oldest_stalled_s
       FROM transactions
      WHERE ended_at IS NULL
-     GROUP BY status`;
+     GROUP BY status`,
+  );
 }
 
 function readShards(prisma: PrismaClient): Promise<ShardRow[]> {

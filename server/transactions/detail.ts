@@ -3,6 +3,7 @@
 import type { PrismaClient } from "../db/prisma";
 import { allowedActions } from "../ops/guards";
 import { DEFAULT_IN_DOUBT_MS } from "../ops/inDoubt";
+import { isInDoubtState } from "../engine/log/states";
 import { branchAsLogged, withRowRecords } from "./rowRecords";
 import type { BranchStatus, Decision, InDoubtInfo, TxDetail, TxStatus } from "./types";
 
@@ -12,9 +13,6 @@ import type { BranchStatus, Decision, InDoubtInfo, TxDetail, TxStatus } from "./
  * the present, and the begin record is always in the row itself.
  */
 export const TIMELINE_LIMIT = 500;
-
-/** States in which prepared branches may be waiting for an outcome (see server/ops/inDoubt.ts). */
-const IN_DOUBT_STATES: ReadonlySet<string> = new Set(["PREPARING", "COMMITTING", "ABORTING"]);
 
 export async function getTransactionDetail(prisma: PrismaClient, id: string, now = new Date()): Promise<TxDetail | null> {
   const [tx, records] = await Promise.all([
@@ -115,7 +113,7 @@ export function inDoubtInfo(
 ): InDoubtInfo {
   const stalledMs = Math.max(0, now.getTime() - tx.updatedAt.getTime());
   return {
-    inDoubt: tx.endedAt === null && IN_DOUBT_STATES.has(tx.status) && stalledMs > thresholdMs,
+    inDoubt: tx.endedAt === null && isInDoubtState(tx.status) && stalledMs > thresholdMs,
     lastProgressAt: tx.updatedAt.toISOString(),
     stalledSeconds: Math.floor(stalledMs / 1000),
     thresholdSeconds: thresholdMs / 1000,

@@ -1,11 +1,11 @@
 // The transaction list's URL parameters, shared by the server (which validates them with
 // zod in filters.ts) and the browser (which writes them into the address bar). Free of
 // server imports and of zod, so client components can use it.
-import type { TxStatus } from "../live/events";
+import { TX_STATUSES, type TxStatus } from "../engine/log/states";
 
-export const TX_STATES = ["ACTIVE", "PREPARING", "COMMITTING", "COMMITTED", "ABORTING", "ABORTED"] as const;
-/** Unfinished states: served from the partial indexes on `ended_at IS NULL`. */
-export const OPEN_STATES = ["ACTIVE", "PREPARING", "COMMITTING", "ABORTING"] as const;
+// The states themselves are the log's (server/engine/log/states.ts, also import-free).
+export { isOpenState, OPEN_STATES } from "../engine/log/states";
+export const TX_STATES = TX_STATUSES;
 /** `state=open` selects every unfinished transaction. */
 export type StateFilter = TxStatus | "OPEN";
 export type ListSort = "newest" | "oldest";
@@ -37,10 +37,6 @@ export const PARAM = {
   limit: "limit",
   cursor: "cursor",
 } as const;
-
-export function isOpenState(state: string): state is (typeof OPEN_STATES)[number] {
-  return (OPEN_STATES as readonly string[]).includes(state);
-}
 
 /**
  * The canonical query string of a set of filters: lowercase state, defaults left out, a

@@ -1,11 +1,9 @@
 // What the transaction pages and their APIs return. JSON-shaped (times are ISO strings)
 // so the server-rendered first page and later fetches fill the browser cache alike.
 import type { ActionOption } from "../ops/guards";
-import type { TxStatus } from "../live/events";
+import type { BranchStatus, Decision, TxStatus } from "../engine/log/states";
 
-export type { TxStatus };
-export type Decision = "COMMIT" | "ABORT";
-export type BranchStatus = "ACTIVE" | "PREPARED" | "FAILED" | "COMMITTED" | "ABORTED";
+export type { BranchStatus, Decision, TxStatus };
 
 export interface TxListItem {
   id: string;

@@ -63,6 +63,8 @@ describe("commit() after a failure at or past the commit point", () => {
     const tx = await twoLegs(engine, "lost-decision-reply", [0, 1]);
     loseReply(env.db.pool, "cohort.decide-commit", { run: true });
     await expect(tx.commit()).resolves.toMatchObject({ id: tx.id, status: "COMMITTED" });
+    // The end record follows in the background.
+    await waitFor(async () => (await logged(tx.id)).status === "COMMITTED", 5_000, "the end record");
     expect(await logged(tx.id)).toEqual({ status: "COMMITTED", decision: "COMMIT" });
     expect([await ledgerRows("shard-a", tx.id), await ledgerRows("shard-b", tx.id)]).toEqual([1, 1]);
     expect(await engine.outcome(tx.id)).toEqual({ id: tx.id, status: "COMMITTED", decision: "COMMIT" });

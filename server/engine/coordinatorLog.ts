@@ -203,7 +203,7 @@ export class CoordinatorLog {
         FROM x WHERE tx.id = x.id AND tx.status = 'COMMITTING' AND tx.coordinator_id = x.coordinator_id
         RETURNING tx.id),
       b AS (
-        UPDATE branches SET status = 'COMMITTED', resolved_at = now(), next_retry_at = NULL, attempts = attempts + 1
+        UPDATE branches SET status = 'COMMITTED', vote = true, resolved_at = now(), next_retry_at = NULL, attempts = attempts + 1
         WHERE tx_id IN (SELECT id FROM t) AND status IN ('ACTIVE', 'PREPARED'))`,
     );
   }

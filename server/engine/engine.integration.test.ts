@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CohortError } from "../errors";
 import { forceAbort } from "../ops/actions";
 import { applyLeg } from "../sim/transfer";
+import { getTransactionDetail } from "../transactions/detail";
 import { totalBalance } from "../sim/bankSchema";
 import { startWorkload } from "../sim/workload";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
@@ -62,24 +63,102 @@ describe("two-phase commit across shards", () => {
     const outcome = await tx.commit();
     expect(outcome).toEqual({ id: tx.id, status: "COMMITTED" });
     expect([await balance("shard-a", 0), await balance("shard-b", 1)]).toEqual([before[0]! - 10, before[1]! + 10]);
+    // The end record is written in the background, after the caller heard COMMITTED.
+    await waitFor(async () => (await txRow(tx.id)).status === "COMMITTED", 5_000, "the end record");
     const row = await txRow(tx.id);
-    expect(row.status).toBe("COMMITTED");
     expect(row.decision).toBe("COMMIT");
     expect(row.branches.map((b) => [b.shard, b.status, b.vote]).sort()).toEqual([
       ["shard-a", "COMMITTED", true],
       ["shard-b", "COMMITTED", true],
     ]);
-    const records = await timeline(tx.id);
-    expect(records).toEqual(["begin", "prepare", "decision", "end"]);
-    const data = await env.prisma.logRecord.findMany({
-      where: { txId: tx.id },
-      orderBy: { id: "asc" },
-      select: { data: true, actor: true },
-    });
-    expect(data[2]!.data).toEqual({ decision: "COMMIT", votes: { "shard-a": "yes", "shard-b": "yes" } });
-    expect(data[3]!.data).toMatchObject({ status: "COMMITTED", resolved: ["shard-a", "shard-b"] });
-    expect(data.every((r) => r.actor === `engine:${engine.instanceId}`)).toBe(true);
+    // The lean path writes no timeline records: the console derives every step from the row.
+    expect(await timeline(tx.id)).toEqual([]);
+    const detail = (await getTransactionDetail(env.prisma, tx.id))!;
+    expect(detail.timeline.map((r) => r.type)).toEqual(["begin", "prepare", "decision", "end"]);
+    expect(detail.timeline[1]!.data).toEqual({ shards: ["shard-a", "shard-b"] });
+    expect(detail.timeline[2]!.data).toEqual({ decision: "COMMIT", votes: { "shard-a": "yes", "shard-b": "yes" } });
+    expect(detail.timeline[3]!.data).toMatchObject({ status: "COMMITTED", resolved: ["shard-a", "shard-b"] });
+    expect(detail.timeline.every((r) => r.actor === `engine:${engine.instanceId}`)).toBe(true);
     expect(await preparedCount()).toBe(0);
+  });
+
+  it("commits a one-shard transaction in one phase: no PREPARE, nothing forced, a COMMITTED record afterwards", async () => {
+    const before = await balance("shard-a", 30);
+    const tx = await engine.begin({ label: "test-one-phase" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 30, 7));
+    const shardA = env.shard("shard-a");
+    const prepare = vi.spyOn(shardA, "prepare");
+    try {
+      const forced = await statementsOn(env.db.pool, async () => {
+        await expect(tx.commit()).resolves.toEqual({ id: tx.id, status: "COMMITTED" });
+      });
+      expect(forced).toEqual([]);
+      expect(prepare).not.toHaveBeenCalled();
+    } finally {
+      prepare.mockRestore();
+    }
+    expect(await balance("shard-a", 30)).toBe(before + 7);
+    await waitFor(async () => (await env.prisma.transaction.findUnique({ where: { id: tx.id } })) !== null, 5_000, "its record");
+    const row = await env.prisma.transaction.findUniqueOrThrow({ where: { id: tx.id }, include: { branches: true } });
+    expect(row).toMatchObject({ status: "COMMITTED", outcome: "COMMITTED", decision: "COMMIT", onePhase: true, preparedAt: null });
+    expect(row.branches.map((b) => [b.shard, b.status, b.vote])).toEqual([["shard-a", "COMMITTED", true]]);
+    const detail = (await getTransactionDetail(env.prisma, tx.id))!;
+    expect(detail.timeline.map((r) => r.type)).toEqual(["begin", "decision", "end"]);
+    expect(detail.timeline[1]!.data).toEqual({ decision: "COMMIT", onePhase: true, shard: "shard-a" });
+    expect(await engine.outcome(tx.id)).toEqual({ id: tx.id, status: "COMMITTED", decision: "COMMIT" });
+  });
+
+  it("uses two-phase commit for a one-shard transaction with outbox events", async () => {
+    const tx = await engine.begin({ label: "test-one-shard-events" });
+    await tx.run("shard-b", (c) => applyLeg(c, tx.id, 31, 1));
+    tx.publish({ aggregatetype: "test", aggregateid: tx.id, type: "test.one-shard", payload: null });
+    await expect(tx.commit()).resolves.toEqual({ id: tx.id, status: "COMMITTED" });
+    await waitFor(async () => (await txRow(tx.id)).status === "COMMITTED", 5_000, "the end record");
+    const row = await env.prisma.transaction.findUniqueOrThrow({ where: { id: tx.id } });
+    expect(row.onePhase).toBe(false);
+    expect(row.preparedAt).not.toBeNull();
+    expect(await outboxRowsOf(tx.id)).toBe(1);
+  });
+
+  it("aborts a one-shard transaction whose COMMIT fails on the shard, and says why", async () => {
+    await env.shard("shard-a").query(`
+      CREATE TABLE IF NOT EXISTS one_phase_parents (id int PRIMARY KEY);
+      CREATE TABLE IF NOT EXISTS one_phase_children (parent int REFERENCES one_phase_parents DEFERRABLE INITIALLY DEFERRED)`);
+    const before = await balance("shard-a", 32);
+    const tx = await engine.begin({ label: "test-one-phase-fails" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 32, -3));
+    // A deferred foreign key is only checked at COMMIT: the shard refuses it.
+    await tx.run("shard-a", (c) => c.query("INSERT INTO one_phase_children VALUES (42)"));
+    const err = await tx.commit().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "BRANCH_FAILED", message: expect.stringMatching(/foreign key/) });
+    expect(await balance("shard-a", 32)).toBe(before);
+    expect(await ledgerRows("shard-a", tx.id)).toBe(0);
+    expect(await txRow(tx.id)).toMatchObject({ status: "ABORTED", decision: "ABORT" });
+  });
+
+  it("learns a one-phase outcome from the shard when the COMMIT's reply is lost", async () => {
+    const shardA = env.shard("shard-a");
+    const tx = await engine.begin({ label: "test-one-phase-lost-reply" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 34, 5));
+    // The COMMIT runs on the shard, then the connection dies before the reply is read.
+    const lose = (client: pg.PoolClient) => {
+      const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
+      vi.spyOn(client, "query").mockImplementationOnce((async (...args: unknown[]) => {
+        await query(...args);
+        throw new Error("Connection terminated unexpectedly");
+      }) as never);
+    };
+    const commitOnePhase = shardA.commitOnePhase.bind(shardA);
+    const spy = vi.spyOn(shardA, "commitOnePhase").mockImplementationOnce(async (client) => {
+      lose(client);
+      return commitOnePhase(client);
+    });
+    try {
+      await expect(tx.commit()).resolves.toEqual({ id: tx.id, status: "COMMITTED" });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await ledgerRows("shard-a", tx.id)).toBe(1);
   });
 
   it("aborts everywhere when a shard votes no at PREPARE", async () => {
@@ -238,19 +317,17 @@ describe("two-phase commit across shards", () => {
     expect(await outboxRowsOf(tx.id)).toBe(1);
     const row = await txRow(tx.id);
     expect(row).toMatchObject({ status: "COMMITTED", decision: "COMMIT", branches: [] });
-    expect(await timeline(tx.id)).toEqual(["begin", "end"]);
+    const detail = (await getTransactionDetail(env.prisma, tx.id))!;
+    expect(detail.timeline.map((r) => r.type)).toEqual(["begin", "end"]);
   });
 
-  it("does not report COMMITTED for a transaction without branch work that an operator force-aborted", async () => {
-    const tx = await engine.begin({ label: "test-branchless-aborted" });
-    tx.publish({ aggregatetype: "test", aggregateid: tx.id, type: "test.never", payload: null });
+  it("has no record of a transaction before its commit begins, so an operator cannot act on it yet", async () => {
+    const tx = await engine.begin({ label: "test-not-logged-yet" });
+    tx.publish({ aggregatetype: "test", aggregateid: tx.id, type: "test.later", payload: null });
     const deps = { prisma: env.prisma, pool: env.db.pool, shards: new Map(env.shards.map((s) => [s.name, s])), engine: null };
-    await forceAbort(deps, { txId: tx.id, operator, reason: "stuck" });
-    await expect(tx.commit()).rejects.toMatchObject({ code: "TX_ABORTED", message: expect.stringMatching(/force-aborted/) });
-    expect(await outboxRowsOf(tx.id)).toBe(0);
-    // Left unowned by the operator: this engine takes it over and ends it.
-    await waitFor(async () => (await txRow(tx.id)).status === "ABORTED", 5_000, "ABORTED");
-    expect(await outboxRowsOf(tx.id)).toBe(0);
+    await expect(forceAbort(deps, { txId: tx.id, operator, reason: "stuck" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(tx.commit()).resolves.toEqual({ id: tx.id, status: "COMMITTED" });
+    expect(await outboxRowsOf(tx.id)).toBe(1);
   });
 
   it("refuses new work once stopped, and aborts what was still active", async () => {

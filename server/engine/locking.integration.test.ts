@@ -149,7 +149,9 @@ describe("tx.lock", () => {
     const dead = await env.engine({ locks, hooks: { afterDecision: () => new Promise<void>(() => undefined) } });
     const tx = await dead.begin({ label: "lock-recovery" });
     await tx.lock("account:50");
+    // Two shards: a one-shard transaction commits in one phase and leaves recovery nothing to finish.
     await tx.run("shard-a", (c) => applyLeg(c, tx.id, 50, -1));
+    await tx.run("shard-b", (c) => applyLeg(c, tx.id, 51, 1));
     void tx.commit();
     await waitFor(async () => (await env.prisma.transaction.findUniqueOrThrow({ where: { id: tx.id } })).status === "COMMITTING");
     dead.simulateCrash();

@@ -45,7 +45,9 @@ export function withRowRecords(row: LogRow, shards: string[], records: RecordLik
     derived.push({ id: `row:${type}`, at: at.toISOString(), type, actor, shard: null, data });
   if (!has((r) => r.type === "begin")) add("begin", row.startedAt, { label: row.label, deadlineAt: row.deadlineAt.toISOString() });
   if (row.preparedAt && !row.onePhase && !has((r) => r.type === "prepare")) add("prepare", row.preparedAt, { shards });
-  if (row.decision === "COMMIT" && row.decidedAt && !has((r) => DECISION_TYPES.has(r.type))) {
+  // Without a PREPARE (a transaction with no branch work) the end record is the decision too.
+  const prepared = row.preparedAt !== null || row.onePhase;
+  if (prepared && row.decision === "COMMIT" && row.decidedAt && !has((r) => DECISION_TYPES.has(r.type))) {
     add(
       "decision",
       row.decidedAt,

@@ -36,7 +36,10 @@ export async function benchEngine(config: Config, opts: { seconds: number; say: 
   const statements = countStatements(stack.db.pool, stack.lazyDb.pool);
   try {
     const shardOf = (account: number) => placement.locate(String(account));
-    const measured = async (seconds: number, run: (stop: () => boolean) => Promise<{ committed: number; latencies?: number[] }>) => {
+    const measured = async (
+      seconds: number,
+      run: (stop: () => boolean) => Promise<{ committed: number; latencies?: number[] }>,
+    ) => {
       const cpu = await cpuByRole({ pool: statsPool, coordinatorDb, redis: stack.redis });
       const started = performance.now();
       let running = true;

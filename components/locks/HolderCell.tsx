@@ -25,8 +25,11 @@ export function HolderCell({ owner, tx }: { owner: string; tx: HolderTx | null }
           <span className={TONE[tx.status] ?? "tag"}>{tx.status}</span> <span className="muted">{tx.label}</span>
         </>
       ) : (
-        <span className="muted" title="The coordinator log has no transaction with this id">
-          not in the log
+        <span
+          className="muted"
+          title="The coordinator log records a transaction when its commit begins: this one is still running, or is not a Cohort transaction"
+        >
+          not in the log yet
         </span>
       )}
     </>

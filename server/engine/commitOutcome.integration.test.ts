@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import net from "node:net";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { forceCommit } from "../ops/actions";
+import { forceAbort, forceCommit } from "../ops/actions";
 import { PostgresShard } from "../participants/postgresShard";
 import { applyLeg } from "../sim/transfer";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
@@ -164,6 +164,61 @@ describe("commit() after a failure at or past the commit point", () => {
       spy.mockRestore();
     }
   });
+});
+
+describe("a one-phase commit whose reply is lost", () => {
+  /** The next one-phase COMMIT on `shard` runs, its reply is lost, and the shard cannot be asked (settleXact says unknown once). */
+  function loseCommitReplyAndShard(shard: PostgresShard): void {
+    const commitOnePhase = shard.commitOnePhase.bind(shard);
+    vi.spyOn(shard, "commitOnePhase").mockImplementationOnce(async (client) => {
+      const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
+      vi.spyOn(client, "query").mockImplementationOnce((async (...args: unknown[]) => {
+        await query(...args);
+        throw new Error("Connection terminated unexpectedly");
+      }) as never);
+      vi.spyOn(shard, "settleXact").mockResolvedValueOnce("unknown");
+      return commitOnePhase(client);
+    });
+  }
+
+  it("answers OUTCOME_PENDING, logs it in doubt where no operator may decide it, and recovery learns the outcome from the shard", async () => {
+    const sweeping = await env.engine({ options: { reconcileEveryMs: 200 } });
+    const shardA = env.shard("shard-a");
+    loseCommitReplyAndShard(shardA);
+    const tx = await sweeping.begin({ label: "one-phase-in-doubt" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 40, 2));
+    try {
+      await expect(tx.commit()).rejects.toMatchObject({ code: "OUTCOME_PENDING", details: { id: tx.id } });
+    } finally {
+      vi.restoreAllMocks();
+    }
+    // The COMMIT did take effect on the shard; the log does not know yet.
+    expect(await ledgerRows("shard-a", tx.id)).toBe(1);
+    const row = await env.prisma.transaction.findUnique({ where: { id: tx.id } });
+    // (the stale sweep may already have settled it; if not, no operator may decide it meanwhile)
+    if (row?.status === "PREPARING") {
+      expect(row.onePhase).toBe(true);
+      const deps = { prisma: env.prisma, pool: env.db.pool, shards: new Map(env.shards.map((s) => [s.name, s])), engine: null };
+      const operator = { id: "00000000-0000-0000-0000-000000000001", name: "test-operator" };
+      await expect(forceAbort(deps, { txId: tx.id, operator, reason: "stuck" })).rejects.toMatchObject({
+        code: "DECISION_CONFLICT",
+        message: expect.stringMatching(/one-phase/),
+      });
+      await expect(forceCommit(deps, { txId: tx.id, operator, reason: "stuck" })).rejects.toMatchObject({
+        code: "DECISION_CONFLICT",
+      });
+    }
+    // The stale sweep asks the shard about the logged transaction id and writes what it says.
+    await waitFor(async () => (await logged(tx.id)).status === "COMMITTED", 15_000, "the sweep to settle it");
+    expect(await sweeping.outcome(tx.id)).toEqual({ id: tx.id, status: "COMMITTED", decision: "COMMIT" });
+    const records = await env.prisma.logRecord.findMany({ where: { txId: tx.id }, orderBy: { id: "asc" } });
+    // (the refused operator attempts are audited in the timeline too)
+    expect(records.map((r) => r.type).filter((t) => t.startsWith("one-phase"))).toEqual([
+      "one-phase.in-doubt",
+      "one-phase.settled",
+    ]);
+    await sweeping.stop();
+  }, 30_000);
 });
 
 describe("engine liveness under faults", () => {

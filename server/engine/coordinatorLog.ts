@@ -108,8 +108,8 @@ export class CoordinatorLog {
    * The transaction's first record, PREPARING with its branches: must be in the log before
    * any PREPARE, so that recovery finds the branches of a coordinator that dies. Not forced:
    * if it is lost, so is every later record, and reconciliation presumes abort for the
-   * prepared branches it finds. False when the deadline passed or the id is taken (an ABORTED
-   * record written for it meanwhile).
+   * prepared branches it finds. False when the deadline passed, the coordinator's lease ran
+   * out, or the id is taken (an ABORTED record written for it meanwhile).
    */
   markPreparing(tx: PrepareItem): Promise<boolean> {
     return this.prepareGroup.submit(tx);
@@ -155,6 +155,10 @@ export class CoordinatorLog {
         INSERT INTO transactions (id, label, status, coordinator_id, started_at, prepared_at, updated_at, deadline_at, outbox_events)
         SELECT id, label, 'PREPARING', coordinator_id, started_at, now(), now(), deadline_at, events FROM x
         WHERE deadline_at > now()
+          -- A coordinator whose lease ran out (a long pause) may have had its locks given to
+          -- others and its work taken over: it must not start a commit.
+          AND EXISTS (SELECT 1 FROM engine_instances i WHERE i.id = x.coordinator_id
+            AND i.lease_expires_at > now() AND i.stopped_at IS NULL)
         ON CONFLICT (id) DO NOTHING
         RETURNING id),
       b AS (

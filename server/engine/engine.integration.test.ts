@@ -100,7 +100,13 @@ describe("two-phase commit across shards", () => {
     expect(await balance("shard-a", 30)).toBe(before + 7);
     await waitFor(async () => (await env.prisma.transaction.findUnique({ where: { id: tx.id } })) !== null, 5_000, "its record");
     const row = await env.prisma.transaction.findUniqueOrThrow({ where: { id: tx.id }, include: { branches: true } });
-    expect(row).toMatchObject({ status: "COMMITTED", outcome: "COMMITTED", decision: "COMMIT", onePhase: true, preparedAt: null });
+    expect(row).toMatchObject({
+      status: "COMMITTED",
+      outcome: "COMMITTED",
+      decision: "COMMIT",
+      onePhase: true,
+      preparedAt: null,
+    });
     expect(row.branches.map((b) => [b.shard, b.status, b.vote])).toEqual([["shard-a", "COMMITTED", true]]);
     const detail = (await getTransactionDetail(env.prisma, tx.id))!;
     expect(detail.timeline.map((r) => r.type)).toEqual(["begin", "decision", "end"]);

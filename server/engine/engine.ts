@@ -158,6 +158,7 @@ export class Engine {
       queuedGraceMs: this.options.queueReclaimIdleMs,
       hooks: this.hooks,
       published: (id, status, label) => this.publish(id, status, label),
+      ended: (txId) => this.releaseLocks(txId),
     });
   }
 

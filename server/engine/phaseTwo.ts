@@ -157,10 +157,11 @@ export class PhaseTwo {
     const failed = outcomes.filter((o) => !o.ok);
     const to = commit ? "COMMITTED" : "ABORTED";
     if (failed.length === 0) {
-      if (commit) {
-        // Every branch has the outcome: the locks can go and the caller hears COMMITTED now.
-        // The end record is bookkeeping, written with others' in the background; if it is
-        // lost the stale sweep drives phase two again and writes it then.
+      if (commit && fresh) {
+        // The coordinator's own commit: every branch has the outcome, so the locks can go and
+        // the caller hears COMMITTED now. The end record is bookkeeping, written with others'
+        // in the background; if it is lost the stale sweep drives phase two again and writes
+        // it then. (Recovery and operators, off the hot path, wait for it below.)
         this.deps.ended(txId);
         void this.deps.log.finishCommitted({ id: txId, coordinatorId: this.deps.instanceId }).then(
           // Published once the row says so, or a console reading it on the event would see COMMITTING.
@@ -169,7 +170,9 @@ export class PhaseTwo {
         );
         return [];
       }
-      const ended = await this.deps.log.finishAborted({ id: txId, coordinatorId: this.deps.instanceId, doneShards: shards, actor });
+      const ended = commit
+        ? await this.deps.log.finishCommitted({ id: txId, coordinatorId: this.deps.instanceId })
+        : await this.deps.log.finishAborted({ id: txId, coordinatorId: this.deps.instanceId, doneShards: shards, actor });
       if (ended) this.deps.published(txId, to, label);
       this.deps.ended(txId);
       return [];

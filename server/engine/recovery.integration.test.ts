@@ -61,9 +61,7 @@ describe("takeover after an instance's lease expires", () => {
     dead.engine.simulateCrash();
     const survivor = await env.engine();
     await waitFor(
-      async () =>
-        (await status(undecided.id)) === "ABORTED" &&
-        (await status(decided.id)) === "COMMITTED",
+      async () => (await status(undecided.id)) === "ABORTED" && (await status(decided.id)) === "COMMITTED",
       10_000,
       "recovery",
     );

@@ -33,6 +33,8 @@ export interface RecoveryDeps {
   /** Reconciliation delivers outcomes too: a shard that phase two cannot reach (fault injection) is unreachable here as well. */
   hooks: EngineHooks;
   published(id: string, status: TxStatus, label: string): void;
+  /** The outcome reached every branch: the transaction's locks can go. */
+  ended(txId: string): void;
 }
 
 export class Recovery {
@@ -94,6 +96,7 @@ export class Recovery {
   /** Finishes one claimed transaction according to the log; returns shards still pending. */
   async finish(tx: ClaimedTx): Promise<string[]> {
     const shards = tx.shards;
+    if (tx.onePhase && loggedDecision(tx) === null) return this.settleOnePhase(tx);
     if (loggedDecision(tx) === "COMMIT") return this.deps.phaseTwo.drive(tx.id, tx.label, true, shards, this.deps.actor);
     if (mayAbort(tx)) {
       const reason = tx.previous ? `coordinator ${tx.previous} lost its lease before deciding` : "no coordinator";
@@ -109,6 +112,29 @@ export class Recovery {
     }
     // Presumed abort: roll back whatever was prepared; unprepared work died with its connection.
     return this.deps.phaseTwo.drive(tx.id, tx.label, false, shards, this.deps.actor);
+  }
+
+  /**
+   * A one-phase commit whose reply was lost (Transaction.commitOnePhase): there is nothing
+   * prepared to resolve, only the shard's answer to learn. Asks the shard about the local
+   * transaction id logged with it and writes what it says; a shard that cannot be asked
+   * leaves it in doubt for the next sweep. Returns the shards still pending.
+   */
+  private async settleOnePhase(tx: ClaimedTx): Promise<string[]> {
+    const name = tx.shards[0];
+    const shard = this.deps.shards.find((s) => s.name === name);
+    const xid = await this.deps.log.onePhaseXid(tx.id);
+    if (!shard || xid === null) return tx.shards; // cannot be asked (see the note on recordOnePhaseInDoubt)
+    const status = await shard.settleXact({ xid }, 5_000);
+    if (status === "unknown") return tx.shards;
+    const committed = status === "committed";
+    if (
+      await this.deps.log.settleOnePhase({ id: tx.id, coordinatorId: this.deps.instanceId, committed, actor: this.deps.actor })
+    ) {
+      this.deps.published(tx.id, committed ? "COMMITTED" : "ABORTED", tx.label);
+      this.deps.ended(tx.id);
+    }
+    return [];
   }
 
   /** Compares a shard's Cohort prepared transactions with the log and resolves strays. */

@@ -45,6 +45,9 @@ export interface ActionResult {
 
 const actor = (op: Operator) => `user:${op.name}`;
 
+const ONE_PHASE_IN_DOUBT =
+  "a one-phase commit whose reply was lost: the shard's own COMMIT decided it, and only the shard can say how (retry asks it)";
+
 export async function forceAbort(deps: OpsDeps, req: ActionRequest): Promise<ActionResult> {
   return decided(deps, req, "force-abort", async (tx) => {
     const reason = `force-aborted by ${req.operator.name}: ${req.reason}`;
@@ -68,6 +71,7 @@ export async function forceAbort(deps: OpsDeps, req: ActionRequest): Promise<Act
         );
       }
       if (logged === "ABORT") return { outcome: "already", message: `an ABORT decision was already logged (${now.status})` };
+      if (now.onePhase) throw refused(`it is ${ONE_PHASE_IN_DOUBT}`, now);
       throw refused(`the transaction is ${now.status}: it cannot be aborted`, now);
     }
     return { outcome: "done", message: "ABORT logged" };
@@ -79,6 +83,7 @@ export async function forceCommit(deps: OpsDeps, req: ActionRequest): Promise<Ac
     if (before.decision === "COMMIT")
       return { outcome: "already", message: "a COMMIT decision is already logged: use retry to re-drive phase two" };
     if (before.decision === "ABORT") throw refused("an ABORT decision is logged and can never be flipped", before);
+    if (before.onePhase) throw refused(`it is ${ONE_PHASE_IN_DOUBT}`, before);
     if (before.status !== "PREPARING")
       throw refused(`the transaction is ${before.status}: its branches were not all asked to prepare`, before);
     const no = before.branches.filter((b) => b.vote === false || b.status === "FAILED");

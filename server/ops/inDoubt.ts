@@ -157,6 +157,7 @@ export async function resolutionView(
     status: tx.status,
     decision: tx.decision,
     endedAt: tx.endedAt,
+    onePhase: tx.onePhase,
     branches: tx.branches,
     branchShards: states.filter((s) => s.state !== "unreachable").map((s) => s.shard),
     preparedOnShards: Object.fromEntries(states.map((s) => [s.shard, s.state === "prepared"])),

@@ -12,6 +12,8 @@ export interface TxSnapshot {
   coordinatorId: string | null;
   endedAt: Date | null;
   abortReason: string | null;
+  /** A one-phase commit (when undecided: in doubt, the shard decides). */
+  onePhase: boolean;
   branches: { shard: string; status: string; vote: boolean | null; attempts: number; lastError: string | null }[];
 }
 
@@ -27,6 +29,7 @@ export async function readSnapshot(prisma: PrismaClient | Prisma.TransactionClie
       endedAt: true,
       decidedAt: true,
       abortReason: true,
+      onePhase: true,
       branches: { select: { shard: true, status: true, vote: true, attempts: true, lastError: true }, orderBy: { shard: "asc" } },
     },
   });

@@ -149,10 +149,9 @@ export class PostgresShard {
     const until = Date.now() + windowMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        const { rows } = await this.controlPool.query<{ status: string | null }>(
-          "SELECT pg_xact_status($1::xid8) AS status",
-          [session.xid],
-        );
+        const { rows } = await this.controlPool.query<{ status: string | null }>("SELECT pg_xact_status($1::xid8) AS status", [
+          session.xid,
+        ]);
         const status = rows[0]?.status;
         if (status === "committed" || status === "aborted") return status;
         // "in progress": its session is still open. NULL: too old to know, which cannot

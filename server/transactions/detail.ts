@@ -97,7 +97,7 @@ export async function getTransactionDetail(prisma: PrismaClient, id: string, now
     timeline,
     timelineTruncated,
     inDoubt: inDoubtInfo(tx, now),
-    actions: allowedActions({ status: tx.status, decision: tx.decision, endedAt: tx.endedAt, branches }),
+    actions: allowedActions({ status: tx.status, decision: tx.decision, endedAt: tx.endedAt, onePhase: tx.onePhase, branches }),
     at: now.toISOString(),
   };
 }

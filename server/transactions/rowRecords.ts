@@ -43,7 +43,8 @@ export function withRowRecords(row: LogRow, shards: string[], records: RecordLik
   const derived: RecordLike[] = [];
   const add = (type: string, at: Date, data: unknown) =>
     derived.push({ id: `row:${type}`, at: at.toISOString(), type, actor, shard: null, data });
-  if (!has((r) => r.type === "begin")) add("begin", row.startedAt, { label: row.label, deadlineAt: row.deadlineAt.toISOString() });
+  if (!has((r) => r.type === "begin"))
+    add("begin", row.startedAt, { label: row.label, deadlineAt: row.deadlineAt.toISOString() });
   if (row.preparedAt && !row.onePhase && !has((r) => r.type === "prepare")) add("prepare", row.preparedAt, { shards });
   // Without a PREPARE (a transaction with no branch work) the end record is the decision too.
   const prepared = row.preparedAt !== null || row.onePhase;
@@ -77,5 +78,10 @@ export function branchAsLogged<B extends { status: string; vote: boolean | null;
   b: B,
 ): B {
   if (decision !== "COMMIT" || b.status !== "ACTIVE") return b;
-  return { ...b, status: "PREPARED", vote: b.vote ?? true, ...("preparedAt" in b ? { preparedAt: b.preparedAt ?? decidedAt } : {}) };
+  return {
+    ...b,
+    status: "PREPARED",
+    vote: b.vote ?? true,
+    ...("preparedAt" in b ? { preparedAt: b.preparedAt ?? decidedAt } : {}),
+  };
 }

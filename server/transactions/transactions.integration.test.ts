@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../engine/engine";
 import { applyLeg } from "../sim/transfer";
 import { startWorkload } from "../sim/workload";
+import { waitFor } from "../testing/waitFor";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { getTransactionDetail } from "./detail";
 import { listQuerySchema, toListQuery, type ListQuery } from "./filters";
@@ -200,6 +201,8 @@ describe("detail", () => {
     await tx.run("shard-a", (c) => applyLeg(c, tx.id, 0, -1));
     await tx.run("shard-b", (c) => applyLeg(c, tx.id, 1, 1));
     await tx.commit();
+    // The end record follows the caller's COMMITTED in the background.
+    await waitFor(async () => (await getTransactionDetail(env.prisma, tx.id))?.status === "COMMITTED", 5_000, "the end record");
     const detail = (await getTransactionDetail(env.prisma, tx.id))!;
     expect(detail).toMatchObject({ id: tx.id, label: "detail-commit", status: "COMMITTED", decision: "COMMIT" });
     expect(detail.branches.map((b) => [b.shard, b.status, b.vote])).toEqual([

@@ -14,6 +14,8 @@ export type ClaimedTx = {
   status: TxStatus;
   decision: Decision | null;
   previous: string | null;
+  /** A one-phase commit in doubt when PREPARING: the shard, not the log, knows its outcome. */
+  onePhase: boolean;
   /** Branches not yet resolved. */
   shards: string[];
 };
@@ -33,7 +35,7 @@ function claim(db: LogDb, me: string, actor: string, victims: SqlQuery, requeste
       claimed AS (
         UPDATE transactions t SET coordinator_id = ${me}::uuid, updated_at = now()
         FROM victims v WHERE t.id = v.id
-        RETURNING t.id, t.label, t.status, t.decision, v.coordinator_id AS previous),
+        RETURNING t.id, t.label, t.status, t.decision, t.one_phase, v.coordinator_id AS previous),
       pending AS (
         SELECT b.tx_id, array_agg(b.shard ORDER BY b.shard) AS shards FROM branches b
         WHERE b.tx_id IN (SELECT id FROM claimed) AND ${unresolvedBranchSql("b")}
@@ -44,7 +46,7 @@ function claim(db: LogDb, me: string, actor: string, victims: SqlQuery, requeste
           jsonb_strip_nulls(jsonb_build_object('from', previous, 'status', status, 'requestedBy', ${requestedBy}::text))
         FROM claimed WHERE previous IS DISTINCT FROM ${me}::uuid)
       SELECT c.id::text, c.label, c.status::text AS status, c.decision::text AS decision, c.previous::text AS previous,
-        COALESCE(p.shards, '{}') AS shards
+        c.one_phase AS "onePhase", COALESCE(p.shards, '{}') AS shards
       FROM claimed c LEFT JOIN pending p ON p.tx_id = c.id`,
   );
 }
@@ -89,7 +91,9 @@ export async function claimOne(
         SELECT id, coordinator_id FROM transactions
         WHERE id = ${txId}::uuid AND ended_at IS NULL
           AND (decision IS NOT NULL OR coordinator_id IS NULL OR coordinator_id NOT IN (SELECT id FROM live)
-               OR coordinator_id = ${claimant.me}::uuid)
+               OR coordinator_id = ${claimant.me}::uuid
+               -- a one-phase commit in doubt is settled by asking its shard: anyone may ask
+               OR one_phase)
         FOR UPDATE`,
     requestedBy,
   );
@@ -107,6 +111,7 @@ export function stalledOwned(db: LogDb, me: string, olderThanMs: number, queuedG
     db,
     sql`
       SELECT t.id::text, t.label, t.status::text AS status, t.decision::text AS decision, NULL AS previous,
+        t.one_phase AS "onePhase",
         COALESCE((SELECT array_agg(b.shard ORDER BY b.shard) FROM branches b
                   WHERE b.tx_id = t.id AND ${unresolvedBranchSql("b")}), '{}') AS shards
       FROM transactions t

@@ -24,18 +24,23 @@ export async function recordPhase2(
       "cohort.phase2",
       sql`
       WITH t AS (
-        SELECT id FROM transactions
+        SELECT id, decision FROM transactions
         WHERE id = ${tx.id}::uuid AND coordinator_id = ${tx.coordinatorId}::uuid AND ${deliveringSql()}),
       d AS (
         UPDATE branches SET status = x.status::"BranchStatus", resolved_at = now(), attempts = attempts + 1,
-          last_error = NULL, next_retry_at = NULL
+          last_error = NULL, next_retry_at = NULL, vote = COALESCE(vote, x.status = 'COMMITTED')
         FROM unnest(${tx.done.map((d) => d.shard)}::text[], ${tx.done.map((d) => d.status)}::text[]) AS x(shard, status)
         WHERE branches.tx_id IN (SELECT id FROM t) AND branches.shard = x.shard),
+      -- The lean COMMIT decision leaves branches ACTIVE (the decision means every vote was
+      -- yes); on trouble the row says so itself: PREPARED, voted yes.
       f AS (
-        UPDATE branches SET attempts = attempts + 1, last_error = x.error, next_retry_at = x.retry_at
-        FROM unnest(${tx.failed.map((f) => f.shard)}::text[], ${tx.failed.map((f) => f.error)}::text[],
+        UPDATE branches SET attempts = attempts + 1, last_error = x.error, next_retry_at = x.retry_at,
+          status = CASE WHEN branches.status = 'ACTIVE' AND t.decision = 'COMMIT' THEN 'PREPARED' ELSE branches.status END,
+          vote = CASE WHEN t.decision = 'COMMIT' THEN true ELSE branches.vote END,
+          prepared_at = CASE WHEN t.decision = 'COMMIT' THEN COALESCE(branches.prepared_at, now()) ELSE branches.prepared_at END
+        FROM t, unnest(${tx.failed.map((f) => f.shard)}::text[], ${tx.failed.map((f) => f.error)}::text[],
           ${tx.failed.map((f) => f.nextRetryAt.toISOString())}::timestamptz[]) AS x(shard, error, retry_at)
-        WHERE branches.tx_id IN (SELECT id FROM t) AND branches.shard = x.shard),
+        WHERE branches.tx_id = t.id AND branches.shard = x.shard),
       l1 AS (
         INSERT INTO tx_log (tx_id, type, actor, shard, data)
         SELECT t.id, 'phase2.done', ${tx.actor}, x.shard, jsonb_build_object('status', x.status, 'note', NULLIF(x.note, ''))

@@ -46,7 +46,7 @@ export async function forceCommitDecision(
         UPDATE transactions tx SET status = 'COMMITTING', decision = 'COMMIT', decided_at = now(), updated_at = now(),
           coordinator_id = NULL, outbox_events = NULL
         FROM transactions o
-        WHERE o.id = tx.id AND tx.id = ${rec.txId}::uuid AND tx.status = 'PREPARING' AND tx.decision IS NULL
+        WHERE o.id = tx.id AND tx.id = ${rec.txId}::uuid AND tx.status = 'PREPARING' AND tx.decision IS NULL AND NOT tx.one_phase
           AND tx.ended_at IS NULL
         RETURNING tx.id, o.outbox_events),
       b AS (

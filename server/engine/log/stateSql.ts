@@ -18,7 +18,7 @@ const column = (alias: string | undefined, name: string) => (alias ? `${alias}.$
 
 /** The abort rule (states.ts `mayAbort`) as the compare-and-set of every ABORT decision checks it. */
 export function mayAbortSql(alias?: string): SqlQuery {
-  return sql`${statusIn(column(alias, "status"), UNDECIDED_STATES)} AND ${sql([column(alias, "decision")])} IS NULL`;
+  return sql`${statusIn(column(alias, "status"), UNDECIDED_STATES)} AND ${sql([column(alias, "decision")])} IS NULL AND NOT ${sql([column(alias, "one_phase")])}`;
 }
 
 /** A transaction whose logged decision phase two is delivering. */

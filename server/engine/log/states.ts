@@ -57,6 +57,9 @@ export const isUnresolvedBranch = member(UNRESOLVED_BRANCH_STATES);
  *   aborting such a row would roll back branches others are committing.
  * - ABORTING and ABORTED already carry an abort: writing it again would only rewrite its
  *   reason and time.
+ * - Not a one-phase commit in doubt (PREPARING with one_phase: its COMMIT's reply was
+ *   lost): the shard's own COMMIT decided it, and only the shard can say how (recovery and
+ *   retry ask it). Logging ABORT could contradict a commit that happened.
  * - `decision IS NULL` as well, because the decision, not the status, is what the
  *   commit-point compare-and-set writes first; an abort must never replace it.
  * ACTIVE and PREPARING rows never have `ended_at` set (every end record moves the status to
@@ -64,8 +67,8 @@ export const isUnresolvedBranch = member(UNRESOLVED_BRANCH_STATES);
  * once `decision IS NULL AND ended_at IS NULL`, which let a COMMITTING row without a
  * decision be aborted against what every other reader of the log concludes from it.
  */
-export function mayAbort(tx: { status: string; decision: string | null }): boolean {
-  return isUndecidedState(tx.status) && tx.decision === null;
+export function mayAbort(tx: { status: string; decision: string | null; onePhase?: boolean }): boolean {
+  return isUndecidedState(tx.status) && tx.decision === null && !tx.onePhase;
 }
 
 /**

@@ -2,7 +2,7 @@
 // workers and the benchmarks, so they all run the same stack.
 import { Redis } from "ioredis";
 import { connectDatabase, connectPool, type Database, type PrismaClient } from "../db/prisma";
-import os from "node:os";
+import { processHost } from "../locks/deadHolders";
 import { pgFencingEpochSource } from "../locks/fencingEpoch";
 import { LockService } from "../locks/lockService";
 import { PostgresShard } from "../participants/postgresShard";
@@ -57,9 +57,11 @@ export function createEngineStack(opts: {
   // Shards, locks and engine share one namespace (the engine refuses a mix).
   const namespace = opts.options?.namespace ?? defaultEngineOptions.namespace;
   const shards = opts.shards.map((s) => new PostgresShard({ ...s, namespace, poolSize: opts.poolSize ?? 20 }));
+  // The engine's host and pid (engine_instances) in every grant: when this instance dies, its
+  // peers find its locks by them (server/engine/deadInstanceLocks.ts).
   const locks = new LockService({
     redis,
-    host: `${os.hostname()}:${process.pid}`,
+    host: processHost(opts.options?.host ?? defaultEngineOptions.host, opts.options?.pid ?? defaultEngineOptions.pid),
     namespace,
     epochSource: pgFencingEpochSource(db.pool),
   });

@@ -14,6 +14,7 @@ import type { LockService } from "../locks/lockService";
 import { DEFAULT_NAMESPACE } from "../participants/gid";
 import type { PostgresShard } from "../participants/postgresShard";
 import { CoordinatorLog, type TxStatus } from "./coordinatorLog";
+import { DeadInstanceLocks } from "./deadInstanceLocks";
 import { nextLeaseLapseMs, registerInstance, renewLease, stopInstance } from "./log/leases";
 import { assertOneNamespace, DeploymentGuard } from "./deploymentGuard";
 import { encodePhase2, PHASE2_GROUP, phase2Stream } from "../queues/phase2Entries";
@@ -92,6 +93,8 @@ export class Engine {
   private readonly guard: DeploymentGuard;
   /** What commits cost on their critical path, for the benchmark (plain counters: no cost to keep). */
   private readonly commitCosts = { commits: 0, criticalSteps: 0 };
+  /** Releases the locks dead instances left that no logged transaction needs. */
+  private readonly deadInstanceLocks: DeadInstanceLocks | null;
 
   constructor(private readonly deps: EngineDeps) {
     this.options = { ...defaultEngineOptions, ...deps.options };
@@ -104,6 +107,7 @@ export class Engine {
     this.guard = new DeploymentGuard({ pool: deps.pool, redis: deps.redis, namespace: this.options.namespace });
     assertOneNamespace(this.options.namespace, deps.shards, deps.locks);
     this.coordinatorLog = new CoordinatorLog(deps.pool, deps.lazyPool, deps.prisma);
+    this.deadInstanceLocks = deps.locks ? new DeadInstanceLocks({ db: deps.pool, locks: deps.locks, log: this.print }) : null;
     this.phaseTwo = new PhaseTwo({
       instanceId: this.instanceId,
       log: this.coordinatorLog,
@@ -482,6 +486,7 @@ export class Engine {
           at: Date.now(),
         }).catch(() => undefined);
       }
+      await this.deadInstanceLocks?.sweep();
       if (this.clock.now() - this.lastReconcile >= this.options.reconcileEveryMs) {
         await this.recovery.recoverStale(this.inFlight, this.options.leaseMs);
         await this.reconcile();

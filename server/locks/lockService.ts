@@ -8,8 +8,8 @@
 // cost about as much as a bare SET NX PX. A waiter repeats its acquire call on each
 // wake-up and heartbeat (wakeups.ts); the same call keeps it queued.
 import { randomBytes } from "node:crypto";
-import os from "node:os";
 import { CohortError, isCohortError } from "../errors";
+import { processHost } from "./deadHolders";
 import { systemClock, type Clock } from "../engine/types";
 import {
   assertLockKey,
@@ -136,7 +136,7 @@ export class LockService {
     this.namespace = config.namespace ?? "cohort";
     // The host is the last field of the records the scripts keep, so it may hold "|"; not line breaks.
     // eslint-disable-next-line no-control-regex -- control characters are what it removes
-    this.host = (config.host ?? `${os.hostname()}:${process.pid}`).replace(/[\u0000-\u001f]/g, "");
+    this.host = (config.host ?? processHost()).replace(/[\u0000-\u001f]/g, "");
     this.clock = config.clock ?? systemClock;
     this.defaultTtlMs = config.defaultTtlMs ?? 30_000;
     this.defaultWaitMs = config.defaultWaitMs ?? 10_000;

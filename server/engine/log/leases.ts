@@ -52,3 +52,27 @@ export async function nextLeaseLapseMs(db: LogDb, instanceId: string): Promise<n
 
 /** The live instances: a CTE for statements that must tell a dead owner from a live one. */
 export const LIVE_INSTANCES = sql`SELECT id FROM engine_instances WHERE lease_expires_at > now() AND stopped_at IS NULL`;
+
+export interface DeadInstance {
+  id: string;
+  host: string;
+  pid: number;
+}
+
+/**
+ * Instances whose lease ran out (or that stopped: stopInstance ends the lease) within the
+ * last `withinMs`, leaving out any whose process (host and pid) a live instance shares:
+ * grants made in that process may be the live instance's (several engines in one process,
+ * or a restart that got the same pid).
+ */
+export function recentlyDeadInstances(db: LogDb, withinMs: number): Promise<DeadInstance[]> {
+  return queryRows<DeadInstance>(
+    db,
+    sql`
+      SELECT d.id::text, d.host, d.pid FROM engine_instances d
+      WHERE d.lease_expires_at <= now() AND d.lease_expires_at > now() - make_interval(secs => ${seconds(withinMs)}::float8)
+        AND NOT EXISTS (SELECT 1 FROM engine_instances l
+                        WHERE l.host = d.host AND l.pid = d.pid AND l.lease_expires_at > now() AND l.stopped_at IS NULL)
+      ORDER BY d.lease_expires_at`,
+  );
+}

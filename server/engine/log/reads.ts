@@ -63,3 +63,21 @@ export async function branchState(db: LogDb, txId: string, shard: string): Promi
   );
   return rows[0] ?? null;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Of `ids`, the transactions with an open row in the log (no end record yet): recovery still
+ * has to finish them. Ids that are not transaction ids have no row.
+ */
+export async function openTransactionIds(db: LogDb, ids: string[]): Promise<Set<string>> {
+  const txIds = ids.filter((id) => UUID.test(id));
+  if (txIds.length === 0) return new Set();
+  const rows = await queryRows<{ id: string }>(
+    db,
+    sql`SELECT id::text FROM transactions WHERE id = ANY(${txIds}::uuid[]) AND ended_at IS NULL`,
+  );
+  // id::text is lower case; give back the caller's spelling.
+  const open = new Set(rows.map((r) => r.id));
+  return new Set(txIds.filter((id) => open.has(id.toLowerCase())));
+}

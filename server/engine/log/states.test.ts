@@ -3,12 +3,14 @@ import { allowedActions } from "../../ops/guards";
 import { DECISIONS, isFinalState, loggedDecision, mayAbort, TX_STATUSES } from "./states";
 import { mayAbortSql, statusIn } from "./stateSql";
 
-const rows = TX_STATUSES.flatMap((status) => [null, ...DECISIONS].map((decision) => ({ status, decision })));
+const rows = TX_STATUSES.flatMap((status) =>
+  [null, ...DECISIONS].flatMap((decision) => [false, true].map((onePhase) => ({ status, decision, onePhase }))),
+);
 
 describe("the abort rule", () => {
-  it("allows an abort exactly while the transaction is ACTIVE or PREPARING with no decision", () => {
-    const abortable = rows.filter(mayAbort).map((r) => `${r.status}/${r.decision}`);
-    expect(abortable).toEqual(["ACTIVE/null", "PREPARING/null"]);
+  it("allows an abort exactly while the transaction is ACTIVE or PREPARING with no decision, and not a one-phase commit in doubt", () => {
+    const abortable = rows.filter(mayAbort).map((r) => `${r.status}/${r.decision}/${r.onePhase}`);
+    expect(abortable).toEqual(["ACTIVE/null/false", "PREPARING/null/false"]);
   });
 
   it("never allows one where the row stands for a COMMIT", () => {
@@ -23,8 +25,8 @@ describe("the abort rule", () => {
   });
 
   it("is what the compare-and-set checks", () => {
-    expect(mayAbortSql().text).toBe("status IN ('ACTIVE', 'PREPARING') AND decision IS NULL");
-    expect(mayAbortSql("tx").text).toBe("tx.status IN ('ACTIVE', 'PREPARING') AND tx.decision IS NULL");
+    expect(mayAbortSql().text).toBe("status IN ('ACTIVE', 'PREPARING') AND decision IS NULL AND NOT one_phase");
+    expect(mayAbortSql("tx").text).toBe("tx.status IN ('ACTIVE', 'PREPARING') AND tx.decision IS NULL AND NOT tx.one_phase");
     expect(mayAbortSql().values).toEqual([]);
   });
 });

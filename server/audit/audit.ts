@@ -2,6 +2,7 @@
 // admin action, including refused and failed ones: who, what, on what, why, and the state
 // before and after. Actions on a transaction also land in that transaction's own timeline
 // (tx_log), in the same SQL transaction, so the two can never disagree.
+import { appendRecord } from "../engine/log/timeline";
 import { Prisma } from "@prisma/client";
 import { z } from "zod";
 import type { PrismaClient } from "../db/prisma";
@@ -99,20 +100,19 @@ export async function recordAudit(db: PrismaClient | Prisma.TransactionClient, e
       select: auditSelect,
     });
     if (onTransaction) {
-      await tx.logRecord.create({
+      // Through the log's one writer, in the audit's own database transaction.
+      await appendRecord(tx, {
+        txId: entry.targetId,
+        at: row.at,
+        type: `operator.${entry.action}`,
+        actor: `user:${entry.user.name}`,
         data: {
-          txId: entry.targetId,
-          at: row.at,
-          type: `operator.${entry.action}`,
-          actor: `user:${entry.user.name}`,
-          data: {
-            auditId: row.id.toString(),
-            reason: entry.reason == null ? null : storableText(entry.reason),
-            before: before ?? null,
-            after: after ?? null,
-            outcome: entry.outcome,
-            ...(entry.message ? { message: storableText(entry.message) } : {}),
-          },
+          auditId: row.id.toString(),
+          reason: entry.reason == null ? null : storableText(entry.reason),
+          before: before ?? null,
+          after: after ?? null,
+          outcome: entry.outcome,
+          ...(entry.message ? { message: storableText(entry.message) } : {}),
         },
       });
     }

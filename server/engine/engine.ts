@@ -13,7 +13,7 @@ import { startDeadlockDetector, type DeadlockDetector } from "../locks/deadlockD
 import type { LockService } from "../locks/lockService";
 import { DEFAULT_NAMESPACE } from "../participants/gid";
 import type { PostgresShard } from "../participants/postgresShard";
-import { CoordinatorLog, type TxStatus } from "./coordinatorLog";
+import { CoordinatorLog, type TxStatus } from "./log/coordinatorLog";
 import { DeadInstanceLocks } from "./deadInstanceLocks";
 import { nextLeaseLapseMs, registerInstance, renewLease, stopInstance } from "./log/leases";
 import { assertOneNamespace, DeploymentGuard } from "./deploymentGuard";

@@ -7,7 +7,7 @@ import { CohortError, errorMessage } from "../errors";
 import { DeadLetterNow, retryDelay, type QueueEntry } from "../queues/streamQueue";
 import { decodePhase2 } from "../queues/phase2Entries";
 import type { PostgresShard } from "../participants/postgresShard";
-import type { CoordinatorLog, TxStatus } from "./coordinatorLog";
+import type { CoordinatorLog, TxStatus } from "./log/coordinatorLog";
 import type { Clock, EngineHooks } from "./types";
 
 export interface PhaseTwoDeps {

@@ -4,7 +4,7 @@
 import { errorMessage } from "../errors";
 import type { PrismaClient } from "../db/prisma";
 import type { PostgresShard } from "../participants/postgresShard";
-import type { CoordinatorLog, TxStatus } from "./coordinatorLog";
+import type { CoordinatorLog, TxStatus } from "./log/coordinatorLog";
 import { claimOne, claimOrphaned, reconcileRows, stalledOwned, tombstone, type ClaimedTx } from "./log/claims";
 import { isOpenState, loggedDecision, mayAbort } from "./log/states";
 import type { PhaseTwo } from "./phaseTwo";

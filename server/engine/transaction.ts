@@ -9,7 +9,7 @@ import type { LockService } from "../locks/lockService";
 import type { LockGrant, LockMode } from "../locks/types";
 import { v7 as uuidv7 } from "uuid";
 import { assertStorableJson, assertStorableText } from "../db/storableText";
-import type { CoordinatorLog, OutboxEventInput, TxStatus, Vote } from "./coordinatorLog";
+import type { CoordinatorLog, OutboxEventInput, TxStatus, Vote } from "./log/coordinatorLog";
 import type { BranchClient, Clock, CommitOutcome, EngineHooks } from "./types";
 
 /** What a transaction needs from its engine. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CohortError } from "../../errors";
 import { forceAbort, type OpsDeps } from "../../ops/actions";
 import { createTestEnv, type TestEnv } from "../../testing/testEnv";
-import { CoordinatorLog } from "../coordinatorLog";
+import { CoordinatorLog } from "./coordinatorLog";
 import { forceAbortDecision } from "./operatorDecisions";
 import { DECISIONS, isFinalState, mayAbort, TX_STATUSES, type Decision, type TxStatus } from "./states";
 

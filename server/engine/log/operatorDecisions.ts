@@ -4,7 +4,7 @@
 // hung coordinator that wakes up fails its own compare-and-set.
 import type { Prisma } from "@prisma/client";
 import { sql } from "../../db/sql";
-import { OUTBOX_FROM_DECISION } from "../coordinatorLog";
+import { OUTBOX_FROM_DECISION } from "./coordinatorLog";
 import { execute, type LogDb } from "./db";
 import { decideAbort } from "./decisions";
 

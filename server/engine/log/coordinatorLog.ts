@@ -4,18 +4,19 @@
 // Every CAS names the expected status and owner: a coordinator whose work was taken
 // over, force-aborted or timed out finds zero rows and learns it lost.
 import type pg from "pg";
-import type { PrismaClient } from "../db/prisma";
-import { execute, named, queryRows, sql, type SqlQuery } from "../db/sql";
-import { GroupCommit } from "./groupCommit";
-import { decideAbort, type AbortDecision } from "./log/decisions";
-import { finishAborted, markQueued, recordDeliveryFailure, recordPhase2, resolveBranch } from "./log/delivery";
-import { branchState, readTransaction, type BranchRow, type BranchState, type TxRow } from "./log/reads";
-import { appendRecord } from "./log/timeline";
+import type { PrismaClient } from "../../db/prisma";
+import { execute, named, queryRows, sql, type SqlQuery } from "../../db/sql";
+import { GroupCommit } from "../groupCommit";
+import { decideAbort, type AbortDecision } from "./decisions";
+import { finishAborted, markQueued, recordDeliveryFailure, recordPhase2, resolveBranch } from "./delivery";
+import { branchState, readTransaction, type BranchRow, type BranchState, type TxRow } from "./reads";
+import { onePhaseXid, recordOnePhaseInDoubt, settleOnePhase, writeOnePhase, type OnePhaseItem } from "./onePhase";
+import { appendRecord } from "./timeline";
 
 // The states live in log/states.ts; the log's other writes in log/ (this class delegates).
-export type { BranchStatus, Decision, TxStatus } from "./log/states";
-export type { Vote } from "./log/decisions";
-export type { BranchRow, TxRow } from "./log/reads";
+export type { BranchStatus, Decision, TxStatus } from "./states";
+export type { Vote } from "./decisions";
+export type { BranchRow, TxRow } from "./reads";
 
 const json = (v: unknown) => JSON.stringify(v ?? null);
 
@@ -75,17 +76,6 @@ export interface OutboxEventInput {
   payload: unknown;
 }
 
-/** A transaction whose one branch committed locally (one-phase): its only record, written after the fact. */
-interface OnePhaseItem {
-  id: string;
-  label: string;
-  coordinatorId: string;
-  startedAt: Date;
-  deadlineAt: Date;
-  shard: string;
-  gid: string;
-}
-
 export class CoordinatorLog {
   /**
    * @param forced   synchronous_commit on: the COMMIT decision (the commit point).
@@ -102,7 +92,7 @@ export class CoordinatorLog {
   private readonly prepareGroup = new GroupCommit<PrepareItem, boolean>((items) => this.writePreparing(items));
   private readonly commitGroup = new GroupCommit<BatchItem, boolean>((items) => this.writeCommitDecisions(items));
   private readonly endGroup = new GroupCommit<BatchItem, boolean>((items) => this.writeCommitted(items));
-  private readonly onePhaseGroup = new GroupCommit<OnePhaseItem, void>((items) => this.writeOnePhase(items));
+  private readonly onePhaseGroup = new GroupCommit<OnePhaseItem, void>((items) => writeOnePhase(this.lazy, items));
 
   /**
    * The transaction's first record, PREPARING with its branches: must be in the log before
@@ -212,96 +202,18 @@ export class CoordinatorLog {
     );
   }
 
-  private async writeOnePhase(items: OnePhaseItem[]): Promise<void[]> {
-    await execute(
-      this.lazy,
-      named(
-        "cohort.one-phase",
-        sql`
-      WITH x AS (
-        SELECT * FROM unnest(${items.map((i) => i.id)}::uuid[], ${items.map((i) => i.label)}::text[],
-          ${items.map((i) => i.coordinatorId)}::uuid[], ${items.map((i) => i.startedAt.toISOString())}::timestamptz[],
-          ${items.map((i) => i.deadlineAt.toISOString())}::timestamptz[], ${items.map((i) => i.shard)}::text[],
-          ${items.map((i) => i.gid)}::text[])
-          AS x(id, label, coordinator_id, started_at, deadline_at, shard, gid)),
-      t AS (
-        INSERT INTO transactions (id, label, status, outcome, decision, coordinator_id, started_at, decided_at, ended_at,
-          updated_at, deadline_at, one_phase)
-        SELECT id, label, 'COMMITTED', 'COMMITTED', 'COMMIT', coordinator_id, started_at, now(), now(), now(), deadline_at, true
-        FROM x
-        ON CONFLICT (id) DO NOTHING
-        RETURNING id)
-      INSERT INTO branches (tx_id, shard, gid, status, vote, attempts, resolved_at)
-      SELECT x.id, x.shard, x.gid, 'COMMITTED', true, 1, now() FROM x WHERE x.id IN (SELECT id FROM t)`,
-      ),
-    );
-    return items.map(() => undefined);
+  /** See log/onePhase.ts recordOnePhaseInDoubt: forced, the caller is told OUTCOME_PENDING. */
+  recordOnePhaseInDoubt(tx: OnePhaseItem & { xid: string | null; error: string; actor: string }): Promise<void> {
+    return recordOnePhaseInDoubt(this.forced, tx);
   }
 
-  /**
-   * A one-phase commit whose outcome the shard could not tell yet (its reply was lost and
-   * the shard is unreachable): logged in doubt, PREPARING with one_phase set and the local
-   * transaction id in the record, so that recovery asks the shard again (Recovery.finish)
-   * and engine.outcome() can answer once it has. Forced: the caller is told OUTCOME_PENDING.
-   */
-  async recordOnePhaseInDoubt(tx: OnePhaseItem & { xid: string | null; error: string; actor: string }): Promise<void> {
-    await execute(
-      this.forced,
-      named(
-        "cohort.one-phase-in-doubt",
-        sql`
-      WITH t AS (
-        INSERT INTO transactions (id, label, status, coordinator_id, started_at, prepared_at, updated_at, deadline_at, one_phase)
-        VALUES (${tx.id}::uuid, ${tx.label}, 'PREPARING', ${tx.coordinatorId}::uuid, ${tx.startedAt.toISOString()}::timestamptz,
-          now(), now(), ${tx.deadlineAt.toISOString()}::timestamptz, true)
-        ON CONFLICT (id) DO NOTHING
-        RETURNING id),
-      b AS (
-        INSERT INTO branches (tx_id, shard, gid, status, last_error)
-        SELECT id, ${tx.shard}, ${tx.gid}, 'ACTIVE', ${tx.error} FROM t)
-      INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      SELECT id, 'one-phase.in-doubt', ${tx.actor}, ${tx.shard}, ${json({ xid: tx.xid, error: tx.error })}::jsonb FROM t`,
-      ),
-    );
+  onePhaseXid(txId: string): Promise<string | null> {
+    return onePhaseXid(this.lazy, txId);
   }
 
-  /** The local transaction id a one-phase commit in doubt was logged with (recordOnePhaseInDoubt). */
-  async onePhaseXid(txId: string): Promise<string | null> {
-    const rows = await queryRows<{ xid: string | null }>(
-      this.lazy,
-      sql`SELECT data->>'xid' AS xid FROM tx_log WHERE tx_id = ${txId}::uuid AND type = 'one-phase.in-doubt' ORDER BY id DESC LIMIT 1`,
-    );
-    return rows[0]?.xid ?? null;
-  }
-
-  /**
-   * The shard told what became of a one-phase commit in doubt: the decision and the end in
-   * one statement, as the shard's own COMMIT (or its absence) already decided. Only while
-   * still in doubt and owned by `coordinatorId`.
-   */
-  async settleOnePhase(tx: { id: string; coordinatorId: string; committed: boolean; actor: string }): Promise<boolean> {
-    const outcome = tx.committed ? "COMMITTED" : "ABORTED";
-    const n = await execute(
-      this.forced,
-      named(
-        "cohort.one-phase-settled",
-        sql`
-      WITH t AS (
-        UPDATE transactions SET status = ${outcome}::"TxStatus", outcome = ${outcome}::"TxStatus",
-          decision = ${tx.committed ? "COMMIT" : "ABORT"}::"Decision", decided_at = now(), ended_at = now(), updated_at = now(),
-          abort_reason = CASE WHEN ${tx.committed}::boolean THEN NULL ELSE 'the one-phase COMMIT did not take effect on the shard' END
-        WHERE id = ${tx.id}::uuid AND status = 'PREPARING' AND one_phase AND decision IS NULL
-          AND coordinator_id = ${tx.coordinatorId}::uuid
-        RETURNING id),
-      b AS (
-        UPDATE branches SET status = ${outcome}::"BranchStatus", vote = ${tx.committed}::boolean, resolved_at = now(),
-          last_error = NULL, attempts = attempts + 1
-        WHERE tx_id IN (SELECT id FROM t))
-      INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'one-phase.settled', ${tx.actor}, ${json({ status: outcome, via: "pg_xact_status" })}::jsonb FROM t`,
-      ),
-    );
-    return n > 0;
+  /** See log/onePhase.ts settleOnePhase: forced, it ends the transaction. */
+  settleOnePhase(tx: { id: string; coordinatorId: string; committed: boolean; actor: string }): Promise<boolean> {
+    return settleOnePhase(this.forced, tx);
   }
 
   /**

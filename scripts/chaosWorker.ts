@@ -58,10 +58,16 @@ async function runEngine(a: EngineWorkerArgs): Promise<void> {
     if (armed?.at !== at || --armed.left > 0) return;
     process.kill(process.pid, "SIGKILL");
   };
+  /** Transfers in flight that the engine commits in one phase (one shard, no event). */
+  const onePhase = new Set<string>();
   const hooks: EngineHooks = {
     afterBranchWork: () => step("branch-work"),
     afterPrepare: () => step("after-prepare"),
-    afterDecision: () => step("after-decision"),
+    // After a 2PC decision, or right after a one-phase transaction's local COMMIT (before its log record).
+    afterDecision: (id) => {
+      step("after-decision");
+      if (onePhase.has(id)) step("one-phase-commit");
+    },
     afterBranchResolved: (_id, _shard, commit) => (commit ? step("mid-phase2") : undefined),
   };
   const stack = createEngineStack({
@@ -93,9 +99,15 @@ async function runEngine(a: EngineWorkerArgs): Promise<void> {
     timeoutMs: a.timeoutMs,
     lockAccounts: true,
     publish: true,
+    sameShardShare: a.sameShardShare,
     observers: {
+      onBegin: (tx, plan) => {
+        if (plan.shards.length === 1 && !plan.publish) onePhase.add(tx);
+        record({ ev: "transfer", tx, ...plan });
+      },
       onCommit: (tx, answer) => {
         answered.add(tx);
+        onePhase.delete(tx);
         if ("status" in answer) return record({ ev: "commit", tx, status: answer.status });
         const err = answer.error;
         // By code, not class identity: errors may cross module copies.
@@ -105,6 +117,7 @@ async function runEngine(a: EngineWorkerArgs): Promise<void> {
       onFencedWrite: (tx, account, token) => record({ ev: "fenced", tx, account, token }),
     },
     onResult: (result) => {
+      onePhase.delete(result.id);
       if (!answered.delete(result.id)) {
         record({ ev: "app-abort", tx: result.id, why: result.error?.code ?? result.outcome });
       }

@@ -22,7 +22,20 @@ let bUrl: string;
 const bName = `chk${randomBytes(3).toString("hex")}_b_cohort`;
 const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "chaos-checker-"));
 const tx = Object.fromEntries(
-  ["ok", "oneLeg", "toldCommitted", "toldAborted", "weird", "stuck", "bOk"].map((k) => [k, randomUUID()]),
+  [
+    "ok",
+    "oneLeg",
+    "toldCommitted",
+    "toldAborted",
+    "weird",
+    "stuck",
+    "bOk",
+    "onePhaseOk",
+    "onePhaseUnlogged",
+    "onePhaseToldAborted",
+    "onePhaseBad",
+    "onePhaseWide",
+  ].map((k) => [k, randomUUID()]),
 );
 
 async function sql(url: string, text: string, values: unknown[] = []): Promise<void> {
@@ -53,8 +66,8 @@ beforeAll(async () => {
        CREATE TABLE ledger (tx_id uuid NOT NULL, account bigint NOT NULL, delta bigint NOT NULL, PRIMARY KEY (tx_id, account))`,
     );
   }
-  // Deployment A: accounts 0 and 1 (2,000 in all, but 50 went missing); B: account 100000.
-  await sql(a.url, "INSERT INTO accounts VALUES (0, 975, 10), (100000, 1000, 0)");
+  // Deployment A: accounts 0, 2 (shard a) and 1 (3,000 in all, but 50 went missing); B: account 100000.
+  await sql(a.url, "INSERT INTO accounts VALUES (0, 975, 10), (2, 1000, 0), (100000, 1000, 0)");
   await sql(b.url, "INSERT INTO accounts VALUES (1, 975, 0)");
   // ok: both legs. oneLeg: COMMITTED, one leg (and, with a higher token, older than the fence).
   await sql(a.url, `INSERT INTO ledger VALUES ('${tx.ok}', 0, -5), ('${tx.oneLeg}', 0, -20)`);
@@ -71,6 +84,27 @@ beforeAll(async () => {
     dbs.databaseUrl,
     `INSERT INTO transactions (id, label, status, deadline_at) VALUES ('${tx.stuck}', 'transfer', 'PREPARING', now())`,
   );
+  // One-phase transfers (accounts 0 and 2, both on shard a; no event published).
+  // onePhaseOk: logged COMMITTED one_phase with both legs, answered COMMITTED: fine.
+  // onePhaseUnlogged: both legs, no log row (its coordinator died after the COMMIT).
+  // onePhaseToldAborted: both legs, logged ABORTED, answered TX_ABORTED.
+  // onePhaseBad: legs that do not match its amount, and an event it never published.
+  // onePhaseWide: logged one_phase though its legs span two shards and it published an event.
+  const onePhase = (id: string, status: "COMMITTED" | "ABORTED") =>
+    `INSERT INTO transactions (id, label, status, outcome, deadline_at, ended_at, one_phase)
+     VALUES ('${id}', 'transfer', '${status}', '${status}', now(), now(), true)`;
+  await sql(
+    a.url,
+    `INSERT INTO ledger VALUES ('${tx.onePhaseOk}', 0, -7), ('${tx.onePhaseOk}', 2, 7),
+       ('${tx.onePhaseUnlogged}', 0, -3), ('${tx.onePhaseUnlogged}', 2, 3),
+       ('${tx.onePhaseToldAborted}', 0, -6), ('${tx.onePhaseToldAborted}', 2, 6),
+       ('${tx.onePhaseBad}', 0, -4), ('${tx.onePhaseBad}', 2, 5), ('${tx.onePhaseWide}', 0, -1)`,
+  );
+  await sql(b.url, `INSERT INTO ledger VALUES ('${tx.onePhaseWide}', 1, 1)`);
+  await sql(dbs.databaseUrl, onePhase(tx.onePhaseOk!, "COMMITTED"));
+  await sql(dbs.databaseUrl, onePhase(tx.onePhaseToldAborted!, "ABORTED"));
+  await sql(dbs.databaseUrl, onePhase(tx.onePhaseBad!, "COMMITTED"));
+  await sql(dbs.databaseUrl, onePhase(tx.onePhaseWide!, "COMMITTED"));
   // A prepared transaction nobody finished.
   const c = new pg.Client({ connectionString: a.url });
   await c.connect();
@@ -84,9 +118,32 @@ beforeAll(async () => {
     { t: 1, p: "consumer", ev: "event", id: ev, tx: tx.ok!, type: "transfer.completed" },
     { t: 2, p: "consumer", ev: "event", id: ev, tx: tx.ok!, type: "transfer.completed" },
     { t: 3, p: "consumer", ev: "event", id: randomUUID(), tx: tx.toldCommitted!, type: "transfer.completed" },
+    { t: 4, p: "consumer", ev: "event", id: randomUUID(), tx: tx.onePhaseBad!, type: "transfer.completed" },
+    { t: 4, p: "consumer", ev: "event", id: randomUUID(), tx: tx.onePhaseWide!, type: "transfer.completed" },
   ];
+  const plan = (id: string, from: number, to: number, amount: number, shards: string[], publish: boolean): HistoryLine => ({
+    t: 1,
+    p: "a1",
+    ev: "transfer",
+    tx: id,
+    from,
+    to,
+    amount,
+    shards,
+    publish,
+  });
   const answers: HistoryLine[] = [
+    plan(tx.ok!, 0, 1, 5, ["shard-a", "shard-b"], true),
+    plan(tx.onePhaseOk!, 0, 2, 7, ["shard-a"], false),
+    plan(tx.onePhaseUnlogged!, 0, 2, 3, ["shard-a"], false),
+    plan(tx.onePhaseToldAborted!, 0, 2, 6, ["shard-a"], false),
+    plan(tx.onePhaseBad!, 0, 2, 4, ["shard-a"], false),
+    plan(tx.onePhaseWide!, 0, 1, 1, ["shard-a", "shard-b"], true),
     { t: 1, p: "a1", ev: "commit", tx: tx.ok!, status: "COMMITTED" },
+    { t: 1, p: "a1", ev: "commit", tx: tx.onePhaseOk!, status: "COMMITTED" },
+    { t: 1, p: "a1", ev: "commit", tx: tx.onePhaseToldAborted!, code: "BRANCH_FAILED", msg: "Connection terminated" },
+    { t: 1, p: "a1", ev: "commit", tx: tx.onePhaseWide!, status: "COMMITTED" },
+    { t: 1, p: "a1", ev: "app-abort", tx: tx.oneLeg!, why: "insufficient" },
     { t: 1, p: "a1", ev: "commit", tx: tx.stuck!, code: "OUTCOME_PENDING" },
     { t: 1, p: "a1", ev: "commit", tx: tx.toldCommitted!, status: "COMMITTED" },
     { t: 1, p: "a1", ev: "commit", tx: tx.toldAborted!, code: "TX_ABORTED", msg: "Connection terminated" },
@@ -119,7 +176,7 @@ afterAll(async () => {
 });
 
 it("reports every planted violation by kind, and nothing that is fine", async () => {
-  const a: Deployment = { name: "a", namespace: "chk-a", databaseUrl: dbs.databaseUrl, accountOffset: 0, accounts: 2 };
+  const a: Deployment = { name: "a", namespace: "chk-a", databaseUrl: dbs.databaseUrl, accountOffset: 0, accounts: 3 };
   const b: Deployment = { name: "b", namespace: "chk-b", databaseUrl: bUrl, accountOffset: 100_000, accounts: 1 };
   const topo = {
     runDir,
@@ -143,11 +200,21 @@ it("reports every planted violation by kind, and nothing that is fine", async ()
   expect(v.counts).toEqual({
     money: 1,
     "not-terminal": 1,
-    "ledger-vs-log": 1,
+    // oneLeg (COMMITTED, one leg) and onePhaseToldAborted (ABORTED, two legs)
+    "ledger-vs-log": 2,
+    "ledger-vs-transfer": 1,
+    "one-phase-ineligible": 1,
+    "one-phase-unlogged": 1,
     "prepared-left": 1,
     "told-committed-but-aborted": 1,
+    "told-committed-but-not-applied": 1,
     "told-aborted-but-committed": 1,
+    "told-aborted-but-applied": 2,
+    "app-abort-but-committed": 1,
+    "app-abort-but-applied": 1,
     "unknown-result": 1,
+    "outbox-unpublished": 1,
+    // oneLeg and toldAborted (onePhaseOk published none: not expected)
     "outbox-lost": 2,
     "outbox-for-aborted": 1,
     "stale-token-write": 1,
@@ -157,6 +224,12 @@ it("reports every planted violation by kind, and nothing that is fine", async ()
     "b:ledger-vs-log": 1,
   });
   expect(v.examples["told-aborted-but-committed"]).toContain(tx.toldAborted);
+  expect(v.examples["one-phase-unlogged"]).toContain(tx.onePhaseUnlogged);
+  expect(v.examples["one-phase-unlogged"]).toContain("never answered");
+  expect(v.examples["ledger-vs-transfer"]).toContain(tx.onePhaseBad);
+  expect(v.examples["one-phase-ineligible"]).toContain(tx.onePhaseWide);
+  expect(v.examples["outbox-unpublished"]).toContain(tx.onePhaseBad);
+  expect(v.examples["app-abort-but-applied"]).toContain(tx.oneLeg);
   expect(v.examples["unknown-result"]).toContain("read ECONNRESET");
   expect(v.examples["stale-token-write"]).toMatch(/token 20, yet the row ends with fence 10/);
   expect(v.examples["operator-unaudited"]).toContain(tx.stuck);

@@ -57,7 +57,15 @@ interface TxRow {
   status: string;
   ended: boolean;
   branches: string[];
+  /** Committed (or in doubt) in one phase: the shard's local COMMIT was the commit point. */
+  one_phase: boolean;
 }
+
+/** A transfer as the worker began it (its "transfer" history line). */
+type Plan = Extract<HistoryLine, { ev: "transfer" }>;
+
+/** One shard and no event: the engine commits it in one phase (no PREPARE, its log row written after the COMMIT). */
+const isOnePhase = (plan: Plan | undefined) => plan !== undefined && plan.shards.length === 1 && !plan.publish;
 
 export interface CheckInput {
   topo: Topology;
@@ -82,25 +90,36 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
     const txs = new Map<string, Map<string, TxRow>>();
     const owner = new Map<string, string>();
     for (const d of [topo.a, topo.b]) {
-      const { rows } = await logs.get(d.name)!.query<{ id: string; status: string; ended: boolean; branches: string[] }>(
-        `SELECT t.id::text, t.status::text, t.ended_at IS NOT NULL AS ended,
+      const { rows } = await logs.get(d.name)!.query<TxRow>(
+        `SELECT t.id::text, t.status::text, t.ended_at IS NOT NULL AS ended, t.one_phase,
            COALESCE((SELECT array_agg(b.status::text) FROM branches b WHERE b.tx_id = t.id), '{}') AS branches
          FROM transactions t`,
       );
       txs.set(d.name, new Map(rows.map((r) => [r.id, r])));
       for (const r of rows) owner.set(r.id, d.name);
     }
+    // What each transfer was to do (accounts, amount, shards, whether it publishes an event).
+    const plans = new Map<string, Plan>();
+    for (const line of history) if (line.ev === "transfer") plans.set(line.tx, line);
     // Ledger legs per transaction, over all shards.
-    const legs = new Map<string, { n: number; account: number }>();
+    const legs = new Map<string, { n: number; account: number; deltas: Map<number, bigint> }>();
+    /** Legs per transaction, kept after the per-deployment checks consume `legs`. */
+    const legCount = new Map<string, number>();
     const fences = new Map<number, bigint>();
     /** "<tx>:<account>" of every leg on the shards. */
     const applied = new Set<string>();
     let preparedLeft: { gid: string; shard: string }[] = [];
     for (const s of shardPools) {
-      const l = await s.pool.query<{ tx_id: string; account: string }>("SELECT tx_id::text, account::text FROM ledger");
+      const l = await s.pool.query<{ tx_id: string; account: string; delta: string }>(
+        "SELECT tx_id::text, account::text, delta::text FROM ledger",
+      );
       for (const r of l.rows) {
-        const had = legs.get(r.tx_id);
-        legs.set(r.tx_id, { n: (had?.n ?? 0) + 1, account: Number(r.account) });
+        const had = legs.get(r.tx_id) ?? { n: 0, account: 0, deltas: new Map<number, bigint>() };
+        had.n++;
+        had.account = Number(r.account);
+        had.deltas.set(Number(r.account), BigInt(r.delta));
+        legs.set(r.tx_id, had);
+        legCount.set(r.tx_id, had.n);
         applied.add(`${r.tx_id}:${r.account}`);
       }
       const f = await s.pool.query<{ id: string; fence: string }>("SELECT id::text, fence::text FROM accounts");
@@ -140,8 +159,24 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
 
       // Every shard agrees with the logged decision.
       for (const tx of mine.values()) {
-        const written = legs.get(tx.id)?.n ?? 0;
+        const leg = legs.get(tx.id);
+        const written = leg?.n ?? 0;
         legs.delete(tx.id);
+        const plan = plans.get(tx.id);
+        // The legs that are there moved what the transfer meant to move, between its accounts.
+        if (leg && plan && !legsMatch(leg.deltas, plan))
+          add(
+            v,
+            k(d, "ledger-vs-transfer"),
+            `${tx.id}: legs ${[...leg.deltas].map(([a, x]) => `${a}:${x}`).join(",")} for a transfer of ${plan.amount} from ${plan.from} to ${plan.to}`,
+          );
+        // Only a transaction with one branch and no event may commit in one phase.
+        if (tx.one_phase && plan && !isOnePhase(plan))
+          add(
+            v,
+            k(d, "one-phase-ineligible"),
+            `${tx.id}: logged one_phase, but its transfer spans ${plan.shards.join(",")}${plan.publish ? " and publishes an event" : ""}`,
+          );
         if (tx.status === "COMMITTED" && written !== 2)
           add(v, k(d, "ledger-vs-log"), `${tx.id}: COMMITTED in the log, ${written} of 2 legs on the shards`);
         if (tx.status === "ABORTED" && written !== 0)
@@ -152,9 +187,23 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
           add(v, k(d, "branch-vs-log"), `${tx.id}: ABORTED with branches ${tx.branches.join(",")}`);
       }
     }
-    // Legs of transactions neither log knows: work committed outside the protocol.
+    // Legs of transactions neither log knows: work committed outside the protocol. A one-phase
+    // transaction commits on its shard before its log row is written (lazily, not awaited):
+    // a coordinator that dies in between leaves committed work the log never learns of, which
+    // the console never shows and engine.outcome() cannot answer — its own kind, so that it
+    // is told apart from work that no commit() ever committed.
     for (const [tx, leg] of legs) {
       const d = deploymentOfAccount(leg.account);
+      const plan = plans.get(tx);
+      if (isOnePhase(plan) && leg.n === 2 && legsMatch(leg.deltas, plan!)) {
+        const answer = history.find((l): l is Extract<HistoryLine, { ev: "commit" }> => l.ev === "commit" && l.tx === tx);
+        add(
+          v,
+          k(d, "one-phase-unlogged"),
+          `${tx}: committed in one phase on ${plan!.shards[0]} (both legs there), no row in the log; commit() ${answer ? `answered ${answer.status ?? answer.code}` : "never answered (its process died)"}`,
+        );
+        continue;
+      }
       add(v, k(d, "ledger-without-log"), `${tx}: ${leg.n} leg(s) on the shards (account ${leg.account}) but in no log`);
     }
     // No Cohort prepared transaction left.
@@ -170,17 +219,35 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
     for (const c of input.topo.allChildren()) {
       if (c.args.role === "engine") processes.set(c.name, c.args.deployment);
     }
+    // And with the shards, which hold the truth: a one-phase commit's commit point is its
+    // shard's COMMIT, not a log write, so the log is checked against the ledger (above) and
+    // every answer against both.
     for (const line of history) {
       if (line.ev !== "commit" && line.ev !== "app-abort") continue;
       const d = processes.get(line.p) === "b" ? topo.b : topo.a;
       const logged = txs.get(d.name)!.get(line.tx)?.status ?? "absent";
+      const written = legCount.get(line.tx) ?? 0;
       if (line.ev === "app-abort") {
         if (logged === "COMMITTED")
           add(v, k(d, "app-abort-but-committed"), `${line.tx}: the application gave up (${line.why}) but the log says COMMITTED`);
+        if (written > 0)
+          add(
+            v,
+            k(d, "app-abort-but-applied"),
+            `${line.tx}: the application gave up (${line.why}) but ${written} leg(s) are on the shards`,
+          );
         continue;
       }
       if (line.status) {
-        if (logged === "ABORTED" || logged === "absent")
+        if (written !== 2)
+          add(
+            v,
+            k(d, "told-committed-but-not-applied"),
+            `${line.tx}: commit() answered ${line.status}, ${written} of 2 legs on the shards (log: ${logged})`,
+          );
+        // A one-phase commit whose log row never came is reported once, as one-phase-unlogged.
+        const unlogged = logged === "absent" && written === 2 && isOnePhase(plans.get(line.tx));
+        if ((logged === "ABORTED" || logged === "absent") && !unlogged)
           add(v, k(d, "told-committed-but-aborted"), `${line.tx}: commit() answered ${line.status}, the log says ${logged}`);
         continue;
       }
@@ -200,10 +267,18 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
           k(d, "told-aborted-but-committed"),
           `${line.tx}: commit() threw ${code} (${line.msg ?? ""}), the log says ${logged}`,
         );
+      if (written > 0)
+        add(
+          v,
+          k(d, "told-aborted-but-applied"),
+          `${line.tx}: commit() threw ${code} (${line.msg ?? ""}), yet ${written} leg(s) are on the shards (log: ${logged})`,
+        );
     }
 
-    await checkOutbox(v, input, history, txs.get("a")!, logs.get("a")!);
-    await checkOutboxTable(v, txs.get("b")!, logs.get("b")!, (kind) => k(topo.b, kind));
+    // Transfers that published no event (one shard: one-phase commits): none must arrive for them.
+    const unpublished = new Set([...plans.values()].filter((p) => !p.publish).map((p) => p.tx));
+    await checkOutbox(v, input, history, txs.get("a")!, logs.get("a")!, unpublished);
+    await checkOutboxTable(v, txs.get("b")!, logs.get("b")!, unpublished, (kind) => k(topo.b, kind));
     checkFencing(v, history, processes, applied, fences, (d, kind) => k(d === "b" ? topo.b : topo.a, kind));
     await checkTakeovers(v, input, txs.get("a")!, logs.get("a")!);
 
@@ -252,9 +327,21 @@ export async function checkRun(input: CheckInput): Promise<Violations> {
   return v;
 }
 
+/** The legs are exactly the transfer's: -amount on `from`, +amount on `to` (of those present). */
+function legsMatch(deltas: Map<number, bigint>, plan: Plan): boolean {
+  const want = new Map([
+    [plan.from, -BigInt(plan.amount)],
+    [plan.to, BigInt(plan.amount)],
+  ]);
+  return [...deltas].every(([account, delta]) => want.get(account) === delta);
+}
+
 /**
- * Deployment A's outbox after dedupe: one event per committed transfer, none for any other.
- * Events still in the outbox table count as delivered-to-be (and say the relay is stuck).
+ * Deployment A's outbox after dedupe: one event per committed transfer that published one,
+ * none for any other. Transfers that published nothing (`unpublished`: the one-shard ones,
+ * committed in one phase) are judged by the ledger and the balances instead, and must have
+ * no event. Events still in the outbox table count as delivered-to-be (and say the relay is
+ * stuck).
  */
 async function checkOutbox(
   v: Violations,
@@ -262,6 +349,7 @@ async function checkOutbox(
   history: HistoryLine[],
   txs: Map<string, TxRow>,
   log: pg.Pool,
+  unpublished: Set<string>,
 ): Promise<void> {
   const events = new Map<string, Set<string>>();
   for (const line of history) {
@@ -281,7 +369,9 @@ async function checkOutbox(
   for (const tx of txs.values()) {
     const n = events.get(tx.id)?.size ?? 0;
     events.delete(tx.id);
-    if (tx.status === "COMMITTED") {
+    if (tx.status === "COMMITTED" && unpublished.has(tx.id)) {
+      if (n > 0) add(v, "outbox-unpublished", `${tx.id}: COMMITTED, published no event, yet ${n} event(s) arrived`);
+    } else if (tx.status === "COMMITTED") {
       committed++;
       if (n === 0) add(v, "outbox-lost", `${tx.id}: COMMITTED, its event never reached the consumer`);
       if (n > 1) add(v, "outbox-duplicate", `${tx.id}: COMMITTED with ${n} distinct events`);
@@ -306,14 +396,22 @@ async function checkOutbox(
   }
 }
 
-/** A deployment without a relay: its outbox table holds exactly one event per committed transfer. */
-async function checkOutboxTable(v: Violations, txs: Map<string, TxRow>, log: pg.Pool, k: (kind: string) => string) {
+/** A deployment without a relay: its outbox table holds exactly one event per committed transfer that published one. */
+async function checkOutboxTable(
+  v: Violations,
+  txs: Map<string, TxRow>,
+  log: pg.Pool,
+  unpublished: Set<string>,
+  k: (kind: string) => string,
+) {
   const { rows } = await log.query<{ tx_id: string; n: string }>("SELECT tx_id::text, count(*) AS n FROM outbox GROUP BY tx_id");
   const n = new Map(rows.map((r) => [r.tx_id, Number(r.n)]));
   for (const tx of txs.values()) {
     const got = n.get(tx.id) ?? 0;
     n.delete(tx.id);
-    if (tx.status === "COMMITTED" && got !== 1)
+    if (tx.status === "COMMITTED" && unpublished.has(tx.id)) {
+      if (got > 0) add(v, k("outbox-unpublished"), `${tx.id}: COMMITTED, published no event, yet ${got} outbox row(s)`);
+    } else if (tx.status === "COMMITTED" && got !== 1)
       add(v, k(got ? "outbox-duplicate" : "outbox-lost"), `${tx.id}: COMMITTED with ${got} outbox row(s)`);
     if (tx.status === "ABORTED" && got > 0) add(v, k("outbox-for-aborted"), `${tx.id}: ABORTED with ${got} outbox row(s)`);
   }

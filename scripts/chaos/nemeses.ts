@@ -174,7 +174,7 @@ const FAULTS: Record<Exclude<NemesisName, "operator">, (ctx: NemesisContext) => 
   },
 
   async "lost-reply"(ctx) {
-    await lostReplies(ctx, pick(ctx.rng, ["prepare", "decide", "commit-prepared"] as const));
+    await lostReplies(ctx, pick(ctx.rng, ["prepare", "decide", "commit-prepared", "commit-one-phase"] as const));
   },
 
   async "redis-restart"(ctx) {
@@ -204,10 +204,17 @@ const FAULTS: Record<Exclude<NemesisName, "operator">, (ctx: NemesisContext) => 
   },
 };
 
-const LOSS_PATTERNS = {
+/**
+ * Statements whose reply the lost-reply nemesis drops (after the statement ran). The SQL is
+ * matched as sent: a simple query's whole text, an extended one's Parse (or its name).
+ */
+export const LOSS_PATTERNS = {
   prepare: { pattern: /^\s*PREPARE\s+TRANSACTION/i, on: "shard" },
   decide: { pattern: /cohort\.decide-commit/, on: "log" },
   "commit-prepared": { pattern: /^\s*COMMIT\s+PREPARED/i, on: "shard" },
+  // A one-phase commit's local COMMIT on the branch connection: the plain statement and
+  // nothing else (not COMMIT PREPARED, not the branch's "BEGIN; SET LOCAL …" begin).
+  "commit-one-phase": { pattern: /^\s*COMMIT\s*;?\s*$/i, on: "shard" },
 } as const;
 
 async function lostReplies(ctx: NemesisContext, kind: keyof typeof LOSS_PATTERNS): Promise<void> {

@@ -2,7 +2,13 @@
 // to each other: the worker's arguments (one JSON argument, so children never parse env),
 // IPC messages, and the history lines each child appends to its own file.
 
-export const KILL_POINTS = ["branch-work", "after-prepare", "after-decision", "mid-phase2"] as const;
+/**
+ * Where the kill nemesis can kill an engine (EngineHooks). "after-decision" is the hook after
+ * the commit point, which for a one-phase commit is right after the shard's local COMMIT and
+ * before its (lazy) log record; "one-phase-commit" is that same hook armed only for one-phase
+ * transactions, so that point is killed at as often as the 2PC decision.
+ */
+export const KILL_POINTS = ["branch-work", "after-prepare", "after-decision", "one-phase-commit", "mid-phase2"] as const;
 export type KillPoint = (typeof KILL_POINTS)[number];
 
 /** The engine option a deployment's gids, queues and keys are namespaced by (COHORT_NAMESPACE). */
@@ -23,6 +29,8 @@ export interface EngineWorkerArgs {
   concurrency: number;
   /** Transfers per second started by this worker (0 = as fast as possible). */
   rate: number;
+  /** Share of transfers between two accounts on one shard, publishing no event: one-phase commits. */
+  sameShardShare: number;
   timeoutMs: number;
   /** Run an outbox relay in this process, as the demo does (server/main.ts). */
   relay: boolean;
@@ -73,6 +81,21 @@ export type FromWorker =
 /** One line of a history file. `t` is Date.now() of the writer. */
 export type HistoryLine =
   | { t: number; p: string; ev: "start"; instance: string; pid: number }
+  /**
+   * A transfer began: its accounts and amount, the shards its legs go to, and whether it
+   * publishes an event (one shard and no event: the engine commits it in one phase).
+   */
+  | {
+      t: number;
+      p: string;
+      ev: "transfer";
+      tx: string;
+      from: number;
+      to: number;
+      amount: number;
+      shards: string[];
+      publish: boolean;
+    }
   /** What commit() answered: its status, or the error it threw (code, or "non-cohort" with a message). */
   | { t: number; p: string; ev: "commit"; tx: string; status?: string; code?: string; msg?: string }
   /** The application aborted the transfer itself (no funds, fenced off): the log must say ABORTED. */

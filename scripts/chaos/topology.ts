@@ -28,6 +28,8 @@ export const INITIAL_BALANCE = 1_000;
 export const SHARDS = 3;
 export const LEASE_MS = 3_000;
 export const TX_TIMEOUT_MS = 5_000;
+/** A quarter of the transfers stay on one shard and publish nothing: the engine's one-phase commit. */
+export const SAME_SHARD_SHARE = 0.25;
 
 export interface CampaignServers {
   /** Superuser URL of the PostgreSQL server (database name to be replaced). */
@@ -149,6 +151,7 @@ export async function buildTopology(servers: CampaignServers, opts: TopologyOpti
         accountOffset: d.accountOffset,
         concurrency: opts.concurrency,
         rate: opts.rate,
+        sameShardShare: SAME_SHARD_SHARE,
         timeoutMs: TX_TIMEOUT_MS,
         relay: d.name === "a",
         engine: {

@@ -8,10 +8,25 @@ export type CommitAnswer = { status: string } | { error: unknown };
 
 /** Observers of one transfer, for checkers that compare what the application saw with the log (chaos). */
 export interface TransferObservers {
+  /**
+   * A transfer attempt began as transaction `txId`: its accounts, amount, the shards its legs
+   * go to and whether it publishes an outbox event (before any work, so a checker knows
+   * every transaction the log may hold, and which ones have no event to expect).
+   */
+  onBegin?(txId: string, plan: TransferPlan): void;
   /** Every `commit()` result, right where it happened. */
   onCommit?(txId: string, answer: CommitAnswer): void;
   /** A leg's write was accepted under this fencing token (only with lockAccounts). */
   onFencedWrite?(txId: string, account: number, token: string): void;
+}
+
+export interface TransferPlan {
+  from: number;
+  to: number;
+  amount: number;
+  /** Distinct shards of the two legs, in leg order: one shard and no event is a one-phase commit. */
+  shards: string[];
+  publish: boolean;
 }
 
 export interface TransferResult {
@@ -114,6 +129,10 @@ async function attemptOnce(
       { account: from, delta: -amount },
       { account: to, delta: amount },
     ].sort((a, b) => a.account - b.account);
+    if (observers.onBegin) {
+      const shards = [...new Set(legs.map((l) => placement.locate(String(l.account))))];
+      observers.onBegin(tx.id, { from, to, amount, shards, publish });
+    }
     for (const leg of legs) {
       // Locks are taken in account order too, so transfers never deadlock on them.
       const token = lockAccounts ? (await tx.lock(`account:${leg.account}`)).token : undefined;

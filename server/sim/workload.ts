@@ -1,5 +1,7 @@
 // Random transfers between accounts on different shards at a configured rate and
-// concurrency. Rate 0 means as fast as the concurrency allows (benchmarks).
+// concurrency. Rate 0 means as fast as the concurrency allows (benchmarks). A share of them
+// (sameShardShare, default none) moves money between two accounts on one shard and
+// publishes no event: the engine commits those in one phase.
 import type { Engine } from "../engine/engine";
 import { errorMessage } from "../errors";
 import { initialPlacement, type AccountPlacement } from "./placement";
@@ -22,6 +24,12 @@ export interface WorkloadOptions {
   lockAccounts?: boolean;
   /** Publish a "transfer.completed" outbox event per transfer (default true). */
   publish?: boolean;
+  /**
+   * The share of transfers (0..1, default 0) between two accounts on the SAME shard. Those
+   * publish no outbox event whatever `publish` says, so that the engine commits them in one
+   * phase (one branch, nothing to publish): observers.onBegin tells which ones they are.
+   */
+  sameShardShare?: number;
   /** Accounts used are accountOffset .. accountOffset+accounts-1 (default 0): two workloads on one bank keep apart. */
   accountOffset?: number;
   /** Sees every commit() answer and fenced write (the chaos campaign's history). */
@@ -59,6 +67,21 @@ export function pickCrossShardPair(
   }
 }
 
+/** Two distinct accounts on the same shard (on different ones only after many tries: too few accounts). */
+export function pickSameShardPair(
+  accounts: number,
+  placement: AccountPlacement,
+  random: () => number = Math.random,
+  offset = 0,
+): [number, number] {
+  const a = offset + Math.floor(random() * accounts);
+  const shard = placement.locate(String(a));
+  for (let tries = 0; ; tries++) {
+    const b = offset + Math.floor(random() * accounts);
+    if (a !== b && (tries >= 100 || placement.locate(String(b)) === shard)) return [a, b];
+  }
+}
+
 export function startWorkload(engine: Engine, opts: WorkloadOptions): Workload {
   const stats: WorkloadStats = { started: 0, committed: 0, aborted: 0, insufficient: 0, errors: 0, rerouted: 0 };
   let running = true;
@@ -68,13 +91,19 @@ export function startWorkload(engine: Engine, opts: WorkloadOptions): Workload {
     const place = await placement;
     while (running) {
       const began = performance.now();
-      const [from, to] = pickCrossShardPair(opts.accounts, place, Math.random, opts.accountOffset ?? 0);
+      const sameShard = (opts.sameShardShare ?? 0) > 0 && Math.random() < opts.sameShardShare!;
+      const [from, to] = (sameShard ? pickSameShardPair : pickCrossShardPair)(
+        opts.accounts,
+        place,
+        Math.random,
+        opts.accountOffset ?? 0,
+      );
       const amount = 1 + Math.floor(Math.random() * (opts.maxAmount ?? 100));
       stats.started++;
       try {
         const result = await transfer(engine, place, from, to, amount, opts.timeoutMs, {
           lockAccounts: opts.lockAccounts ?? false,
-          publish: opts.publish ?? true,
+          publish: !sameShard && (opts.publish ?? true),
           ...(opts.observers ? { observers: opts.observers } : {}),
         });
         if (result.rerouted) stats.rerouted++;

@@ -1,5 +1,7 @@
 // One-phase commit (a transaction with one branch and no outbox event commits with the shard's
-// own COMMIT) at its two fragile moments, found by the chaos campaign's checks (branch chaos11):
+// own COMMIT) under the chaos campaign's faults. A lost COMMIT reply is settled by asking the
+// shard (pg_xact_status) and answered COMMITTED. Two fragile moments found by the campaign's
+// checks (branch chaos11) are engine bugs:
 //
 // 1. The COMMIT's reply is lost and the shard cannot be asked within the settle window: the
 //    engine logs the transaction in doubt (PREPARING, one_phase, the xid in a
@@ -17,9 +19,13 @@
 // pass while the bugs are there (drop `.fails` once fixed).
 import type pg from "pg";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { LOSS_PATTERNS } from "../../scripts/chaos/nemeses";
+import { PostgresShard } from "../participants/postgresShard";
 import { applyLeg } from "../sim/transfer";
+import { endpointOf, proxiedUrl, startFaultProxy } from "../testing/faultProxy";
 import { createTestEnv, type TestEnv } from "../testing/testEnv";
 import { waitFor } from "../testing/waitFor";
+import { Engine } from "./engine";
 
 let env: TestEnv;
 
@@ -32,6 +38,46 @@ afterAll(async () => env?.cleanup());
 const ledgerRows = async (shard: string, txId: string) =>
   Number((await env.shard(shard).query<{ n: string }>("SELECT count(*) AS n FROM ledger WHERE tx_id = $1", [txId])).rows[0]!.n);
 const logged = (id: string) => env.prisma.transaction.findUnique({ where: { id }, select: { status: true, onePhase: true } });
+
+it("answers COMMITTED when the one-phase COMMIT's reply is lost (the chaos campaign's lost-reply pattern)", async () => {
+  // shard-a through a fault proxy that drops the reply of the next plain COMMIT, as the
+  // lost-reply nemesis does ("commit-one-phase"): the branch's begin, its PREPARE and the
+  // COMMIT PREPARED of phase two must not match it.
+  const { url } = env.shardUrls.find((s) => s.name === "shard-a")!;
+  const proxy = await startFaultProxy({ target: endpointOf(url), protocol: "postgres" });
+  const proxied = new PostgresShard({ name: "shard-a", url: proxiedUrl(url, proxy.port), namespace: env.namespace });
+  const engine = new Engine({
+    prisma: env.prisma,
+    pool: env.db.pool,
+    lazyPool: env.lazyDb.pool,
+    redis: env.redis,
+    shards: [proxied, env.shard("shard-b")],
+    options: { leaseMs: 1_000, heartbeatMs: 200, namespace: env.namespace },
+  });
+  try {
+    await engine.start();
+    proxy.loseReplies(LOSS_PATTERNS["commit-one-phase"].pattern, 1);
+    // Two shards: PREPARE and COMMIT PREPARED on shard-a pass untouched.
+    const wide = await engine.begin({ label: "two-phase-under-commit-loss" });
+    await wide.run("shard-a", (c) => applyLeg(c, wide.id, 8, -1));
+    await wide.run("shard-b", (c) => applyLeg(c, wide.id, 9, 1));
+    await expect(wide.commit()).resolves.toMatchObject({ status: "COMMITTED" });
+    expect(proxy.lostReplies).toBe(0);
+    // One shard, no event: one phase, and its COMMIT's reply is dropped.
+    const tx = await engine.begin({ label: "one-phase-lost-commit-reply" });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 10, -1));
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 12, 1));
+    await expect(tx.commit()).resolves.toMatchObject({ status: "COMMITTED" });
+    expect(proxy.lostReplies).toBe(1);
+    expect(await ledgerRows("shard-a", tx.id)).toBe(2);
+    await waitFor(async () => (await logged(tx.id))?.status === "COMMITTED", 10_000, "the one-phase record");
+    expect(await logged(tx.id)).toEqual({ status: "COMMITTED", onePhase: true });
+  } finally {
+    await engine.stop();
+    await proxied.close();
+    await proxy.close();
+  }
+});
 
 it.fails("settles a one-phase commit in doubt by asking the shard, not by presuming abort", async () => {
   const engine = await env.engine({ options: { reconcileEveryMs: 200 } });

@@ -1,22 +1,16 @@
 // One-phase commit (a transaction with one branch and no outbox event commits with the shard's
-// own COMMIT) under the chaos campaign's faults. A lost COMMIT reply is settled by asking the
-// shard (pg_xact_status) and answered COMMITTED. Two fragile moments found by the campaign's
-// checks (branch chaos11) are engine bugs:
+// own COMMIT) under the chaos campaign's faults:
 //
-// 1. The COMMIT's reply is lost and the shard cannot be asked within the settle window: the
-//    engine logs the transaction in doubt (PREPARING, one_phase, the xid in a
-//    "one-phase.in-doubt" record) and answers OUTCOME_PENDING. Recovery must then ask the
-//    shard (pg_xact_status of that xid; CoordinatorLog.settleOnePhase) — but nothing calls
-//    settleOnePhase or onePhaseXid: the stale sweep (or a takeover) finishes the row like any
-//    undecided 2PC transaction, decides ABORT and logs ABORTED, though the shard committed.
-//
-// 2. The coordinator dies between the shard's COMMIT and the lazy COMMITTED record
-//    (recordOnePhase, not awaited): the work is committed on the shard and no log row ever
-//    comes, so the console never shows it and engine.outcome() answers null, which the
-//    engine's contract reads as "never committed" (presumed abort).
-//
-// Both are engine bugs left for the engine's owners: the tests are marked `it.fails` and
-// pass while the bugs are there (drop `.fails` once fixed).
+// 1. A lost COMMIT reply (the lost-reply nemesis's "commit-one-phase" pattern, through the
+//    fault proxy) is settled by asking the shard (pg_xact_status) and answered COMMITTED.
+// 2. When the shard cannot be asked either, the transaction is logged in doubt and answered
+//    OUTCOME_PENDING; recovery then asks the shard and logs COMMITTED (not a presumed abort).
+// 3. ENGINE BUG, open (marked `it.fails`: it passes while the bug is there; drop `.fails`
+//    once fixed): the coordinator dies between the shard's COMMIT and the lazy COMMITTED
+//    record (recordOnePhase, not awaited). The work is committed on the shard and no log row
+//    ever comes, so the console never shows it and engine.outcome() answers null, which the
+//    engine's contract reads as "never committed" (presumed abort). The chaos campaign's kill
+//    nemesis finds it as "one-phase-unlogged".
 import type pg from "pg";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { LOSS_PATTERNS } from "../../scripts/chaos/nemeses";
@@ -79,7 +73,7 @@ it("answers COMMITTED when the one-phase COMMIT's reply is lost (the chaos campa
   }
 });
 
-it.fails("settles a one-phase commit in doubt by asking the shard, not by presuming abort", async () => {
+it("settles a one-phase commit in doubt by asking the shard, not by presuming abort", async () => {
   const engine = await env.engine({ options: { reconcileEveryMs: 200 } });
   const shardA = env.shard("shard-a");
   const commitOnePhase = shardA.commitOnePhase.bind(shardA);

@@ -255,7 +255,11 @@ function crashed(topo: Topology): Child[] {
   return topo.allChildren().filter((c) => c.exit && !c.killExpected);
 }
 
-/** Waits until nothing is unfinished: transactions, prepared branches, A's unrelayed outbox, A's consumer. */
+/**
+ * Waits until nothing is unfinished: transactions, prepared branches, one-phase commit
+ * evidence not yet copied into the log (engines reconcile it after a 5 s grace), A's
+ * unrelayed outbox, A's consumer.
+ */
 async function settle(topo: Topology): Promise<boolean> {
   const pools = [
     ...[topo.a, topo.b].map((d) => new pg.Pool({ connectionString: d.databaseUrl, max: 1 })),
@@ -275,6 +279,7 @@ async function settle(topo: Topology): Promise<boolean> {
         prepared += await count(s, "SELECT count(*) AS n FROM pg_prepared_xacts WHERE database = current_database()").catch(
           () => 1,
         );
+        prepared += await count(s, "SELECT count(*) AS n FROM cohort_one_phase").catch(() => 0);
       }
       if (left + prepared === 0) {
         await sleep(1_500); // the consumer reads what the relay just wrote

@@ -212,9 +212,9 @@ export const LOSS_PATTERNS = {
   prepare: { pattern: /^\s*PREPARE\s+TRANSACTION/i, on: "shard" },
   decide: { pattern: /cohort\.decide-commit/, on: "log" },
   "commit-prepared": { pattern: /^\s*COMMIT\s+PREPARED/i, on: "shard" },
-  // A one-phase commit's local COMMIT on the branch connection: the plain statement and
-  // nothing else (not COMMIT PREPARED, not the branch's "BEGIN; SET LOCAL …" begin).
-  "commit-one-phase": { pattern: /^\s*COMMIT\s*;?\s*$/i, on: "shard" },
+  // A one-phase commit's local COMMIT on the branch connection, which carries its evidence
+  // row (participants/onePhaseEvidence.ts): not COMMIT PREPARED, not the branch's begin.
+  "commit-one-phase": { pattern: /^\s*INSERT INTO cohort_one_phase\b[^;]*;\s*COMMIT\s*$/i, on: "shard" },
 } as const;
 
 async function lostReplies(ctx: NemesisContext, kind: keyof typeof LOSS_PATTERNS): Promise<void> {

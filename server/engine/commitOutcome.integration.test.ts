@@ -170,14 +170,14 @@ describe("a one-phase commit whose reply is lost", () => {
   /** The next one-phase COMMIT on `shard` runs, its reply is lost, and the shard cannot be asked (settleXact says unknown once). */
   function loseCommitReplyAndShard(shard: PostgresShard): void {
     const commitOnePhase = shard.commitOnePhase.bind(shard);
-    vi.spyOn(shard, "commitOnePhase").mockImplementationOnce(async (client) => {
+    vi.spyOn(shard, "commitOnePhase").mockImplementationOnce(async (client, txId) => {
       const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
       vi.spyOn(client, "query").mockImplementationOnce((async (...args: unknown[]) => {
         await query(...args);
         throw new Error("Connection terminated unexpectedly");
       }) as never);
       vi.spyOn(shard, "settleXact").mockResolvedValueOnce("unknown");
-      return commitOnePhase(client);
+      return commitOnePhase(client, txId);
     });
   }
 

@@ -155,9 +155,9 @@ describe("two-phase commit across shards", () => {
       }) as never);
     };
     const commitOnePhase = shardA.commitOnePhase.bind(shardA);
-    const spy = vi.spyOn(shardA, "commitOnePhase").mockImplementationOnce(async (client) => {
+    const spy = vi.spyOn(shardA, "commitOnePhase").mockImplementationOnce(async (client, txId) => {
       lose(client);
-      return commitOnePhase(client);
+      return commitOnePhase(client, txId);
     });
     try {
       await expect(tx.commit()).resolves.toEqual({ id: tx.id, status: "COMMITTED" });

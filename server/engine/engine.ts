@@ -213,6 +213,8 @@ export class Engine {
       }),
     );
     for (const down of unreachable.filter(Boolean)) this.print(`starting without shard ${down}: it is retried until it answers`);
+    // One-phase commits write their evidence there (reconcile creates it later on a shard down now).
+    await Promise.all(this.deps.shards.map((s) => s.ensureOnePhaseTable().catch(() => undefined)));
     // Before anything is resolved: a namespace another coordinator database owns refuses the start.
     const { unclaimed } = await this.guard.claimAll(this.deps.shards);
     for (const u of unclaimed)
@@ -344,7 +346,25 @@ export class Engine {
    */
   async outcome(txId: string): Promise<{ id: string; status: TxStatus; decision: "COMMIT" | "ABORT" | null } | null> {
     const row = await this.coordinatorLog.read(txId);
-    return row && { id: row.id, status: row.status, decision: row.decision };
+    if (row && !(row.onePhase && row.decision === null)) return { id: row.id, status: row.status, decision: row.decision };
+    // No record, or a one-phase commit in doubt: a one-phase commit's evidence on its shard
+    // is its commit point, and its record may not have reached the log (DESIGN.md §2).
+    const asked = await Promise.allSettled(this.deps.shards.map((s) => s.onePhaseCommitted([txId])));
+    if (asked.some((a) => a.status === "fulfilled" && a.value.length > 0))
+      return { id: txId, status: "COMMITTED", decision: "COMMIT" };
+    const unreachable = this.deps.shards.filter((_, i) => asked[i]!.status === "rejected").map((s) => s.name);
+    // Evidence is deleted only once the log has the record: read the log again after it.
+    const again = await this.coordinatorLog.read(txId);
+    if (again && !(again.onePhase && again.decision === null))
+      return { id: again.id, status: again.status, decision: again.decision };
+    if (unreachable.length > 0) {
+      throw new CohortError(
+        "OUTCOME_PENDING",
+        `the outcome of transaction ${txId} is not known yet: shard ${unreachable.join(", ")} cannot be asked whether it committed there in one phase`,
+        { details: { id: txId } },
+      );
+    }
+    return again && { id: again.id, status: again.status, decision: again.decision };
   }
 
   /** Compares every shard's prepared transactions with the log; see Recovery.reconcileShard. */
@@ -357,6 +377,7 @@ export class Engine {
         // A shard unreachable at start is claimed before its prepared transactions are judged.
         await this.guard.ensureShard(shard);
         reports.push(await this.recovery.reconcileShard(shard));
+        await this.recovery.sweepOnePhaseEvidence(shard);
         await this.deps.prisma.shard
           .update({ where: { name: shard.name }, data: { lastSeenAt: new Date(), lastError: null } })
           .catch(() => undefined);

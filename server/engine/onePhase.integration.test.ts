@@ -5,12 +5,12 @@
 //    fault proxy) is settled by asking the shard (pg_xact_status) and answered COMMITTED.
 // 2. When the shard cannot be asked either, the transaction is logged in doubt and answered
 //    OUTCOME_PENDING; recovery then asks the shard and logs COMMITTED (not a presumed abort).
-// 3. ENGINE BUG, open (marked `it.fails`: it passes while the bug is there; drop `.fails`
-//    once fixed): the coordinator dies between the shard's COMMIT and the lazy COMMITTED
-//    record (recordOnePhase, not awaited). The work is committed on the shard and no log row
-//    ever comes, so the console never shows it and engine.outcome() answers null, which the
-//    engine's contract reads as "never committed" (presumed abort). The chaos campaign's kill
-//    nemesis finds it as "one-phase-unlogged".
+// 3. The coordinator dies between the shard's COMMIT and the lazy COMMITTED record
+//    (recordOnePhase, not awaited). Found by the kill nemesis as "one-phase-unlogged" (the
+//    work committed, no log row ever came, engine.outcome() answered null: "never
+//    committed"). Fixed by the evidence row the COMMIT carries on the shard
+//    (participants/onePhaseEvidence.ts): engine.outcome() finds it at once, and
+//    reconciliation copies it into the log.
 import type pg from "pg";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { LOSS_PATTERNS } from "../../scripts/chaos/nemeses";
@@ -79,9 +79,9 @@ it("settles a one-phase commit in doubt by asking the shard, not by presuming ab
   const commitOnePhase = shardA.commitOnePhase.bind(shardA);
   // The COMMIT runs on the shard, its reply is lost, and the shard cannot be asked within
   // the settle window (what a partition longer than 15 s right after the COMMIT does).
-  const spy = vi.spyOn(shardA, "commitOnePhase").mockImplementationOnce(async (client: pg.PoolClient) => {
+  const spy = vi.spyOn(shardA, "commitOnePhase").mockImplementationOnce(async (client: pg.PoolClient, txId: string) => {
     const { rows } = await client.query<{ xid: string }>("SELECT pg_current_xact_id()::text AS xid");
-    await commitOnePhase(client);
+    await commitOnePhase(client, txId);
     return { outcome: "unknown", error: new Error("Connection terminated unexpectedly"), xid: rows[0]!.xid };
   });
   try {
@@ -108,7 +108,7 @@ it("settles a one-phase commit in doubt by asking the shard, not by presuming ab
   }
 });
 
-it.fails("keeps a one-phase commit known to the log when its coordinator dies right after the COMMIT", async () => {
+it("keeps a one-phase commit known to the log when its coordinator dies right after the COMMIT", async () => {
   // The afterDecision hook fires right after the shard's COMMIT, before the COMMITTED record:
   // hanging there forever is the coordinator dying at that point (the chaos campaign SIGKILLs
   // it there, kill point "one-phase-commit").
@@ -129,5 +129,14 @@ it.fails("keeps a one-phase commit known to the log when its coordinator dies ri
   await waitFor(async () => (await ledgerRows("shard-a", tx.id)) === 2, 10_000, "the local COMMIT");
   // Committed on the shard: the log (and so the console and engine.outcome) must know it.
   await waitFor(async () => (await engine.outcome(tx.id))?.status === "COMMITTED", 10_000, "the log to know the commit");
+  expect(await logged(tx.id)).toBeNull(); // what outcome() said came from the shard's evidence
+  // Reconciliation copies evidence older than its grace (5 s) into the log and drops it.
+  await new Promise((r) => setTimeout(r, 5_500));
+  const other = await env.engine();
+  await other.reconcile();
+  expect(await logged(tx.id)).toEqual({ status: "COMMITTED", onePhase: true });
+  expect(await env.shard("shard-a").onePhaseCommitted([tx.id])).toEqual([]);
+  expect(await other.outcome(tx.id)).toEqual({ id: tx.id, status: "COMMITTED", decision: "COMMIT" });
+  await other.stop();
   await engine.stop({ drainMs: 100 });
 });

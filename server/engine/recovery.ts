@@ -137,6 +137,25 @@ export class Recovery {
     return [];
   }
 
+  /**
+   * Copies a shard's one-phase commit evidence into the log (older than `graceMs`: the
+   * coordinator's own record normally lands within milliseconds) and deletes what the log
+   * now holds. This is how a one-phase commit whose coordinator died before its record
+   * still reaches the log. Returns how many records it wrote or settled.
+   */
+  async sweepOnePhaseEvidence(shard: PostgresShard, graceMs = ONE_PHASE_GRACE_MS): Promise<number> {
+    await shard.ensureOnePhaseTable();
+    const evidence = await shard.listOnePhaseEvidence(graceMs);
+    if (evidence.length === 0) return 0;
+    const done = await this.deps.log.recordOnePhaseEvidence(
+      shard.name,
+      evidence.map((e) => ({ txId: e.txId, gid: shard.gid(e.txId), committedAt: e.committedAt })),
+      this.deps.actor,
+    );
+    await shard.deleteOnePhaseEvidence(done);
+    return done.length;
+  }
+
   /** Compares a shard's Cohort prepared transactions with the log and resolves strays. */
   async reconcileShard(shard: PostgresShard): Promise<ReconcileReport> {
     const report: ReconcileReport = { shard: shard.name, committed: 0, rolledBack: 0, leftInFlight: 0, errors: [] };
@@ -197,6 +216,9 @@ export class Recovery {
     return report;
   }
 }
+
+/** How old one-phase evidence must be before reconciliation copies it into the log. */
+const ONE_PHASE_GRACE_MS = 5_000;
 
 /** Label of the ABORTED record reconciliation writes for a prepared branch the log never knew. */
 export const ORPHAN_LABEL = "(orphan prepared transaction)";

@@ -363,7 +363,7 @@ export class Transaction {
     }
     this.commitPossible = true;
     this.ctx.costs.criticalSteps++;
-    const result = await b.shard.commitOnePhase(client);
+    const result = await b.shard.commitOnePhase(client, this.id);
     if (result.outcome === "aborted") {
       this.phase = "aborted";
       const reason = `branch ${name} failed to commit: ${errorMessage(result.error)}`;

@@ -29,6 +29,7 @@ const FLAGS = [
   ["shared_buffers", "256MB"],
   ["listen_addresses", "127.0.0.1"],
   ["unix_socket_directories", ""],
+  ...(process.env.PG_DIAG ? [["shared_preload_libraries", "pg_stat_statements"]] : []),
 ].flatMap(([k, v]) => ["-c", `${k}=${v}`]);
 
 interface Binaries {

@@ -13,6 +13,7 @@ import {
   MAX_GID_BYTES,
   parseGid,
 } from "./gid";
+import { ONE_PHASE_TABLE, ONE_PHASE_TABLE_DDL, onePhaseCommitSql } from "./onePhaseEvidence";
 
 export type BranchClient = Pick<pg.PoolClient, "query">;
 
@@ -120,10 +121,13 @@ export class PostgresShard {
    */
   async commitOnePhase(
     client: pg.PoolClient,
+    txId: string,
   ): Promise<{ outcome: "committed" } | { outcome: "aborted" | "unknown"; error: Error; xid: string | null }> {
     const session = branchSessions.get(client) ?? null;
     try {
-      await timed(client, "COMMIT", COMMIT_TIMEOUT_MS);
+      // The evidence row and the COMMIT in one round trip (see onePhaseEvidence.ts). If the
+      // INSERT fails, the COMMIT is skipped and the session, destroyed below, rolls back.
+      await timed(client, onePhaseCommitSql(txId, this.namespace), COMMIT_TIMEOUT_MS);
       releaseBranch(client);
       return { outcome: "committed" };
     } catch (err) {
@@ -268,6 +272,56 @@ export class PostgresShard {
 
   async ping(): Promise<void> {
     await this.controlPool.query("SELECT 1");
+  }
+
+  /** Creates the table of one-phase commit evidence unless it exists (a race with another engine is fine). */
+  async ensureOnePhaseTable(): Promise<void> {
+    const { rows } = await this.controlPool.query<{ exists: boolean }>("SELECT to_regclass($1) IS NOT NULL AS exists", [
+      ONE_PHASE_TABLE,
+    ]);
+    if (rows[0]?.exists) return;
+    try {
+      await this.controlPool.query(ONE_PHASE_TABLE_DDL);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === "23505" || code === "42P07") return; // created meanwhile by another engine
+      if (code === "42501") {
+        throw new Error(
+          `shard ${this.name}: no right to create the table ${ONE_PHASE_TABLE} that one-phase commits write; ` +
+            `create it as an administrator (${ONE_PHASE_TABLE_DDL.replace(/\s+/g, " ")}) and grant SELECT, INSERT, DELETE on it`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  /** The transactions among `txIds` that committed here in one phase and are still in the evidence table. */
+  async onePhaseCommitted(txIds: string[]): Promise<string[]> {
+    const { rows } = await this.controlPool.query<{ tx_id: string }>(
+      `SELECT tx_id::text FROM ${ONE_PHASE_TABLE} WHERE tx_id = ANY($1::uuid[]) AND namespace = $2`,
+      [txIds, this.namespace],
+    );
+    return rows.map((r) => r.tx_id);
+  }
+
+  /** This deployment's one-phase evidence older than `olderThanMs`, oldest first. */
+  async listOnePhaseEvidence(olderThanMs: number, limit = 1_000): Promise<{ txId: string; committedAt: Date }[]> {
+    const { rows } = await this.controlPool.query<{ tx_id: string; committed_at: Date }>(
+      `SELECT tx_id::text, committed_at FROM ${ONE_PHASE_TABLE}
+       WHERE namespace = $1 AND committed_at < now() - make_interval(secs => $2::float8)
+       ORDER BY committed_at LIMIT $3`,
+      [this.namespace, olderThanMs / 1000, limit],
+    );
+    return rows.map((r) => ({ txId: r.tx_id, committedAt: r.committed_at }));
+  }
+
+  /** Drops evidence rows once the log holds their transactions' records. */
+  async deleteOnePhaseEvidence(txIds: string[]): Promise<void> {
+    if (txIds.length === 0) return;
+    await this.controlPool.query(`DELETE FROM ${ONE_PHASE_TABLE} WHERE tx_id = ANY($1::uuid[]) AND namespace = $2`, [
+      txIds,
+      this.namespace,
+    ]);
   }
 
   /** Plain queries outside any Cohort transaction (schema setup, checks). */

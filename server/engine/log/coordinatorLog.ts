@@ -10,7 +10,14 @@ import { GroupCommit } from "../groupCommit";
 import { decideAbort, type AbortDecision } from "./decisions";
 import { finishAborted, markQueued, recordDeliveryFailure, recordPhase2, resolveBranch } from "./delivery";
 import { branchState, readTransaction, type BranchRow, type BranchState, type TxRow } from "./reads";
-import { onePhaseXid, recordOnePhaseInDoubt, settleOnePhase, writeOnePhase, type OnePhaseItem } from "./onePhase";
+import {
+  onePhaseXid,
+  recordOnePhaseEvidence,
+  recordOnePhaseInDoubt,
+  settleOnePhase,
+  writeOnePhase,
+  type OnePhaseItem,
+} from "./onePhase";
 import { appendRecord } from "./timeline";
 
 // The states live in log/states.ts; the log's other writes in log/ (this class delegates).
@@ -205,6 +212,15 @@ export class CoordinatorLog {
   /** See log/onePhase.ts recordOnePhaseInDoubt: forced, the caller is told OUTCOME_PENDING. */
   recordOnePhaseInDoubt(tx: OnePhaseItem & { xid: string | null; error: string; actor: string }): Promise<void> {
     return recordOnePhaseInDoubt(this.forced, tx);
+  }
+
+  /** See log/onePhase.ts recordOnePhaseEvidence: forced, the shard's evidence is deleted after it. */
+  recordOnePhaseEvidence(
+    shard: string,
+    items: { txId: string; gid: string; committedAt: Date }[],
+    actor: string,
+  ): Promise<string[]> {
+    return recordOnePhaseEvidence(this.forced, shard, items, actor);
   }
 
   onePhaseXid(txId: string): Promise<string | null> {

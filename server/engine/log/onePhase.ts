@@ -113,3 +113,66 @@ export async function settleOnePhase(
   );
   return n > 0;
 }
+
+/** The label of a one-phase commit whose record only its shard's evidence could restore. */
+export const RECOVERED_ONE_PHASE_LABEL = "(one-phase commit, record recovered from its shard)";
+
+/**
+ * One-phase commits their shard holds evidence of (participants/onePhaseEvidence.ts), made
+ * known to the log: an in-doubt record is settled COMMITTED, a missing one is written (its
+ * label is lost with the coordinator that died before writing it). Returns the ids whose log
+ * record now says COMMITTED, whose evidence may go; any other (a record that contradicts the
+ * shard) keeps its evidence and gets an incident record for a person to look at.
+ */
+export async function recordOnePhaseEvidence(
+  db: LogDb,
+  shard: string,
+  items: { txId: string; gid: string; committedAt: Date }[],
+  actor: string,
+): Promise<string[]> {
+  if (items.length === 0) return [];
+  const rows = await queryRows<{ id: string }>(
+    db,
+    named(
+      "cohort.one-phase-evidence",
+      sql`
+      WITH x AS (
+        SELECT * FROM unnest(${items.map((i) => i.txId)}::uuid[], ${items.map((i) => i.gid)}::text[],
+          ${items.map((i) => i.committedAt.toISOString())}::timestamptz[]) AS x(id, gid, committed_at)),
+      s AS (
+        UPDATE transactions t SET status = 'COMMITTED', outcome = 'COMMITTED', decision = 'COMMIT', decided_at = now(),
+          ended_at = now(), updated_at = now()
+        FROM x WHERE t.id = x.id AND t.status = 'PREPARING' AND t.one_phase AND t.decision IS NULL
+        RETURNING t.id),
+      sb AS (
+        UPDATE branches SET status = 'COMMITTED', vote = true, resolved_at = now(), last_error = NULL, attempts = attempts + 1
+        WHERE tx_id IN (SELECT id FROM s)),
+      i AS (
+        INSERT INTO transactions (id, label, status, outcome, decision, started_at, decided_at, ended_at, updated_at,
+          deadline_at, one_phase)
+        SELECT id, ${RECOVERED_ONE_PHASE_LABEL}, 'COMMITTED', 'COMMITTED', 'COMMIT', committed_at, committed_at, committed_at,
+          now(), committed_at, true
+        FROM x
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id),
+      ib AS (
+        INSERT INTO branches (tx_id, shard, gid, status, vote, attempts, resolved_at)
+        SELECT x.id, ${shard}, x.gid, 'COMMITTED', true, 1, x.committed_at FROM x WHERE x.id IN (SELECT id FROM i)),
+      -- Rows that already said COMMITTED (before this statement: its own changes are in s and i).
+      done AS (
+        SELECT id FROM s UNION SELECT id FROM i
+        UNION SELECT t.id FROM transactions t JOIN x ON x.id = t.id WHERE t.status = 'COMMITTED'),
+      l AS (
+        INSERT INTO tx_log (tx_id, type, actor, shard, data)
+        SELECT id, 'one-phase.settled', ${actor}, ${shard}, '{"status": "COMMITTED", "via": "evidence"}'::jsonb FROM s
+        UNION ALL
+        SELECT id, 'one-phase.recovered', ${actor}, ${shard}, '{"status": "COMMITTED", "via": "evidence"}'::jsonb FROM i
+        UNION ALL
+        SELECT x.id, 'incident.heuristic', ${actor}, ${shard},
+          '{"detail": "the shard holds evidence of a one-phase COMMIT the log does not record as committed"}'::jsonb
+        FROM x WHERE x.id NOT IN (SELECT id FROM done))
+      SELECT id::text FROM done`,
+    ),
+  );
+  return rows.map((r) => r.id);
+}

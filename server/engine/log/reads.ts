@@ -12,6 +12,8 @@ export interface TxRow {
   coordinatorId: string | null;
   deadlineAt: Date;
   abortReason: string | null;
+  /** A one-phase commit; undecided (PREPARING) it is in doubt and its shard knows the outcome. */
+  onePhase: boolean;
 }
 
 export interface BranchRow {
@@ -33,6 +35,7 @@ export function readTransaction(prisma: PrismaClient, id: string): Promise<(TxRo
       coordinatorId: true,
       deadlineAt: true,
       abortReason: true,
+      onePhase: true,
       branches: { select: { shard: true, status: true, vote: true, attempts: true } },
     },
   });

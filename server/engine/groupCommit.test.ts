@@ -51,4 +51,20 @@ describe("GroupCommit", () => {
     expect(results.every((r) => r.status === "rejected")).toBe(true);
     expect(writes).toBe(1);
   });
+
+  it("lingers for company when asked, so records nobody waits for share a statement", async () => {
+    const batches: number[][] = [];
+    const gc = new GroupCommit<number, number>(
+      async (items) => {
+        batches.push(items);
+        return items;
+      },
+      { lingerMs: 30 },
+    );
+    const first = gc.submit(1);
+    await new Promise((r) => setTimeout(r, 10));
+    const second = gc.submit(2); // arrives after the first event-loop turn, within the linger
+    await Promise.all([first, second]);
+    expect(batches).toEqual([[1, 2]]);
+  });
 });

@@ -32,22 +32,37 @@ export class GroupCommit<I, O> {
   private inFlight = 0;
   private scheduled = false;
 
+  private readonly opts: { maxBatch: number; maxInFlight: number; lingerMs: number };
+
   constructor(
     /** Writes a batch and returns one result per item, in order. */
     private readonly write: (items: I[]) => Promise<O[]>,
-    private readonly opts: { maxBatch: number; maxInFlight: number } = { maxBatch: 256, maxInFlight: 2 },
-  ) {}
+    /**
+     * `lingerMs`: how long the first item of a batch waits for others. Zero (the default)
+     * for writes someone waits for; records nobody waits for (the end record) linger, since
+     * on this kind of machine a statement's fixed cost outweighs its rows several times over.
+     */
+    opts: { maxBatch?: number; maxInFlight?: number; lingerMs?: number } = {},
+  ) {
+    this.opts = { maxBatch: opts.maxBatch ?? 256, maxInFlight: opts.maxInFlight ?? 2, lingerMs: opts.lingerMs ?? 0 };
+  }
 
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
+      if (this.queue.length >= this.opts.maxBatch) {
+        this.flush();
+        return;
+      }
       if (!this.scheduled) {
         this.scheduled = true;
-        // Let every callback of this event-loop turn add its item before the first flush.
-        setImmediate(() => {
+        const go = () => {
           this.scheduled = false;
           this.flush();
-        });
+        };
+        // Let every callback of this event-loop turn add its item before the first flush.
+        if (this.opts.lingerMs > 0) setTimeout(go, this.opts.lingerMs).unref();
+        else setImmediate(go);
       }
     });
   }

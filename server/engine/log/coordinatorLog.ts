@@ -83,6 +83,14 @@ export interface OutboxEventInput {
   payload: unknown;
 }
 
+/**
+ * Records nobody waits for (end records, one-phase records) wait this long for company: a
+ * statement costs the log's backend a few hundred µs whatever it carries, its rows a few
+ * µs each (measured: 909 µs of backend CPU per transaction written one at a time, 250 in
+ * batches of 4, 85 in batches of 32).
+ */
+const RECORD_LINGER_MS = 25;
+
 export class CoordinatorLog {
   /**
    * @param forced   synchronous_commit on: the COMMIT decision (the commit point).
@@ -98,8 +106,12 @@ export class CoordinatorLog {
   // Hot-path writes go through group commit: one statement per batch of transactions.
   private readonly prepareGroup = new GroupCommit<PrepareItem, boolean>((items) => this.writePreparing(items));
   private readonly commitGroup = new GroupCommit<BatchItem, boolean>((items) => this.writeCommitDecisions(items));
-  private readonly endGroup = new GroupCommit<BatchItem, boolean>((items) => this.writeCommitted(items));
-  private readonly onePhaseGroup = new GroupCommit<OnePhaseItem, void>((items) => writeOnePhase(this.lazy, items));
+  private readonly endGroup = new GroupCommit<BatchItem, boolean>((items) => this.writeCommitted(items), {
+    lingerMs: RECORD_LINGER_MS,
+  });
+  private readonly onePhaseGroup = new GroupCommit<OnePhaseItem, void>((items) => writeOnePhase(this.lazy, items), {
+    lingerMs: RECORD_LINGER_MS,
+  });
 
   /**
    * The transaction's first record, PREPARING with its branches: must be in the log before

@@ -104,8 +104,14 @@ export class CoordinatorLog {
   ) {}
 
   // Hot-path writes go through group commit: one statement per batch of transactions.
-  private readonly prepareGroup = new GroupCommit<PrepareItem, boolean>((items) => this.writePreparing(items));
-  private readonly commitGroup = new GroupCommit<BatchItem, boolean>((items) => this.writeCommitDecisions(items));
+  // One statement in flight per kind: the next batch fills while it runs (the classic group
+  // commit), which measured fewer, larger statements than two in flight at the same latency.
+  private readonly prepareGroup = new GroupCommit<PrepareItem, boolean>((items) => this.writePreparing(items), {
+    maxInFlight: 1,
+  });
+  private readonly commitGroup = new GroupCommit<BatchItem, boolean>((items) => this.writeCommitDecisions(items), {
+    maxInFlight: 1,
+  });
   private readonly endGroup = new GroupCommit<BatchItem, boolean>((items) => this.writeCommitted(items), {
     lingerMs: RECORD_LINGER_MS,
   });

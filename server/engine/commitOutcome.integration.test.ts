@@ -167,7 +167,7 @@ describe("commit() after a failure at or past the commit point", () => {
 });
 
 describe("a one-phase commit whose reply is lost", () => {
-  /** The next one-phase COMMIT on `shard` runs, its reply is lost, and the shard cannot be asked (settleXact says unknown once). */
+  /** The next one-phase COMMIT on `shard` runs, its reply is lost, and the shard cannot be asked (settleOnePhase says unknown once). */
   function loseCommitReplyAndShard(shard: PostgresShard): void {
     const commitOnePhase = shard.commitOnePhase.bind(shard);
     vi.spyOn(shard, "commitOnePhase").mockImplementationOnce(async (client, txId) => {
@@ -176,7 +176,7 @@ describe("a one-phase commit whose reply is lost", () => {
         await query(...args);
         throw new Error("Connection terminated unexpectedly");
       }) as never);
-      vi.spyOn(shard, "settleXact").mockResolvedValueOnce("unknown");
+      vi.spyOn(shard, "settleOnePhase").mockResolvedValueOnce("unknown");
       return commitOnePhase(client, txId);
     });
   }

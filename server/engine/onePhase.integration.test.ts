@@ -2,7 +2,7 @@
 // own COMMIT) under the chaos campaign's faults:
 //
 // 1. A lost COMMIT reply (the lost-reply nemesis's "commit-one-phase" pattern, through the
-//    fault proxy) is settled by asking the shard (pg_xact_status) and answered COMMITTED.
+//    fault proxy) is settled by asking the shard (its evidence row) and answered COMMITTED.
 // 2. When the shard cannot be asked either, the transaction is logged in doubt and answered
 //    OUTCOME_PENDING; recovery then asks the shard and logs COMMITTED (not a presumed abort).
 // 3. The coordinator dies between the shard's COMMIT and the lazy COMMITTED record
@@ -80,9 +80,9 @@ it("settles a one-phase commit in doubt by asking the shard, not by presuming ab
   // The COMMIT runs on the shard, its reply is lost, and the shard cannot be asked within
   // the settle window (what a partition longer than 15 s right after the COMMIT does).
   const spy = vi.spyOn(shardA, "commitOnePhase").mockImplementationOnce(async (client: pg.PoolClient, txId: string) => {
-    const { rows } = await client.query<{ xid: string }>("SELECT pg_current_xact_id()::text AS xid");
+    const pid = (client as unknown as { processID: number }).processID;
     await commitOnePhase(client, txId);
-    return { outcome: "unknown", error: new Error("Connection terminated unexpectedly"), xid: rows[0]!.xid };
+    return { outcome: "unknown", error: new Error("Connection terminated unexpectedly"), pid };
   });
   try {
     const tx = await engine.begin({ label: "one-phase-in-doubt" });

@@ -123,9 +123,8 @@ export class Recovery {
   private async settleOnePhase(tx: ClaimedTx): Promise<string[]> {
     const name = tx.shards[0];
     const shard = this.deps.shards.find((s) => s.name === name);
-    const xid = await this.deps.log.onePhaseXid(tx.id);
-    if (!shard || xid === null) return tx.shards; // cannot be asked (see the note on recordOnePhaseInDoubt)
-    const status = await shard.settleXact({ xid }, 5_000);
+    if (!shard) return tx.shards; // not configured here: an instance that has it settles it
+    const status = await shard.settleOnePhase(tx.id, await this.deps.log.onePhasePid(tx.id), 5_000);
     if (status === "unknown") return tx.shards;
     const committed = status === "committed";
     if (

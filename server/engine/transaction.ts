@@ -379,7 +379,7 @@ export class Transaction {
         deadlineAt: new Date(this.deadline),
         shard: name,
         gid: formatGid(this.ctx.namespace, this.id, name),
-        xid: result.xid,
+        pid: result.pid,
         error: errorMessage(result.error),
         actor: this.ctx.actor,
       });

@@ -33,9 +33,6 @@ const COMMIT_TIMEOUT_MS = 15_000;
 /** How long a one-phase commit with a lost reply keeps asking the shard before it answers OUTCOME_PENDING. */
 const COMMIT_SETTLE_MS = 15_000;
 
-/** The transaction id and backend of each open branch session (see beginBranch). */
-const branchSessions = new WeakMap<pg.PoolClient, { xid: string; pid: number }>();
-
 /** SQLSTATE 42704: "prepared transaction with identifier … does not exist". */
 const UNDEFINED_OBJECT = "42704";
 
@@ -52,6 +49,8 @@ export class PostgresShard {
   /** The deployment's namespace (COHORT_NAMESPACE): in every gid, so deployments sharing this database stay apart. */
   readonly namespace: string;
   private readonly workPool: pg.Pool;
+  /** Every session of this shard's pools carries it: how a one-phase commit's session is recognised. */
+  private readonly applicationName: string;
   private readonly controlPool: pg.Pool;
 
   constructor(opts: { name: string; url: string; namespace: string; poolSize?: number; controlPoolSize?: number }) {
@@ -62,7 +61,8 @@ export class PostgresShard {
     const longest = Buffer.byteLength(this.gid("00000000-0000-0000-0000-000000000000"));
     if (longest > MAX_GID_BYTES)
       throw new Error(`shard name "${opts.name}" makes gids of ${longest} bytes (PostgreSQL allows ${MAX_GID_BYTES})`);
-    const base = { connectionString: opts.url, application_name: `cohort:${opts.name}` };
+    this.applicationName = `cohort:${opts.name}`;
+    const base = { connectionString: opts.url, application_name: this.applicationName };
     // Branch work is bounded by the transaction's deadline (a SET LOCAL statement_timeout, and
     // the wait for a connection); phase two and recovery get fixed bounds, client-side too,
     // because a partitioned network never answers at all and the server's timeout never fires.
@@ -90,86 +90,17 @@ export class PostgresShard {
     return parseGid(gid, this.namespace);
   }
 
-  /**
-   * Opens a local transaction for a branch; the statement timeout stops work at the deadline.
-   * The same round trip learns the transaction id and the session's backend: a one-phase
-   * commit whose reply is lost asks the shard about that id (see commitOnePhase).
-   */
+  /** Opens a local transaction for a branch; the statement timeout stops work at the deadline. */
   async beginBranch(timeoutMs: number): Promise<pg.PoolClient> {
     const client = await this.connectWithin(timeoutMs);
     client.on("error", ignoreBranchError);
     try {
       const ms = Math.max(1, Math.floor(timeoutMs));
-      const results = (await client.query(
-        `BEGIN; SET LOCAL statement_timeout = ${ms}; SELECT pg_current_xact_id()::text AS xid, pg_backend_pid() AS pid`,
-      )) as unknown as pg.QueryResult<{ xid: string; pid: number }>[];
-      const row = results[2]?.rows[0];
-      if (row) branchSessions.set(client, row);
+      await client.query(`BEGIN; SET LOCAL statement_timeout = ${ms}`);
       return client;
     } catch (err) {
       releaseBranch(client, err as Error);
       throw err;
-    }
-  }
-
-  /**
-   * Commits a branch in one phase: its COMMIT is the transaction's commit point. When the
-   * shard answers, that is the outcome. When the reply is lost (a dropped connection, a
-   * timeout), the shard is asked what became of the transaction id, ending a session that
-   * still holds it open, until it says committed or aborted; "unknown" only when it cannot
-   * be asked within the settle window. The client is released either way.
-   */
-  async commitOnePhase(
-    client: pg.PoolClient,
-    txId: string,
-  ): Promise<{ outcome: "committed" } | { outcome: "aborted" | "unknown"; error: Error; xid: string | null }> {
-    const session = branchSessions.get(client) ?? null;
-    try {
-      // The evidence row and the COMMIT in one round trip (see onePhaseEvidence.ts). If the
-      // INSERT fails, the COMMIT is skipped and the session, destroyed below, rolls back.
-      await timed(client, onePhaseCommitSql(txId, this.namespace), COMMIT_TIMEOUT_MS);
-      releaseBranch(client);
-      return { outcome: "committed" };
-    } catch (err) {
-      const error = err as Error;
-      releaseBranch(client, error);
-      if (!session) return { outcome: "unknown", error, xid: null };
-      const status = await this.settleXact(session);
-      if (status === "committed") return { outcome: "committed" };
-      return { outcome: status === "aborted" ? "aborted" : "unknown", error, xid: session.xid };
-    }
-  }
-
-  /**
-   * What became of a local transaction: committed, aborted, or unknown when the shard
-   * cannot be asked within `windowMs`. A session still holding the transaction open (its
-   * COMMIT never arrived, or is stuck behind a partition) is terminated, which aborts it
-   * unless its commit record is already written: the status read afterwards is the truth.
-   */
-  async settleXact(
-    session: { xid: string; pid?: number },
-    windowMs = COMMIT_SETTLE_MS,
-  ): Promise<"committed" | "aborted" | "unknown"> {
-    const until = Date.now() + windowMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const { rows } = await this.controlPool.query<{ status: string | null }>("SELECT pg_xact_status($1::xid8) AS status", [
-          session.xid,
-        ]);
-        const status = rows[0]?.status;
-        if (status === "committed" || status === "aborted") return status;
-        // "in progress": its session is still open. NULL: too old to know, which cannot
-        // happen seconds after it began; treated as still unknown.
-        await this.controlPool.query(
-          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-           WHERE backend_xid = $1::text::xid AND ($2::int IS NULL OR pid = $2::int)`,
-          [session.xid, session.pid ?? null],
-        );
-      } catch {
-        // the shard cannot be asked right now; try again until the window closes
-      }
-      if (Date.now() >= until) return "unknown";
-      await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempt)));
     }
   }
 
@@ -189,6 +120,74 @@ export class PostgresShard {
       );
       releaseBranch(client, broken);
       return { ok: false, error: err as Error };
+    }
+  }
+
+  /**
+   * Commits a branch in one phase: its COMMIT, carrying the evidence row, is the
+   * transaction's commit point. When the shard answers, that is the outcome. When the reply
+   * is lost (a dropped connection, a timeout), the shard is asked (settleOnePhase) until it
+   * can say; "unknown" only when it cannot within the settle window, with the backend's pid
+   * for whoever asks later. The client is released either way.
+   */
+  async commitOnePhase(
+    client: pg.PoolClient,
+    txId: string,
+  ): Promise<{ outcome: "committed" } | { outcome: "aborted" | "unknown"; error: Error; pid: number | null }> {
+    // The backend's pid, from the connection's startup (BackendKeyData): no query needed.
+    const pid = (client as unknown as { processID?: number }).processID ?? null;
+    try {
+      // The evidence row and the COMMIT in one round trip (see onePhaseEvidence.ts). If the
+      // INSERT fails, the COMMIT is skipped and the session, destroyed below, rolls back.
+      await timed(client, onePhaseCommitSql(txId, this.namespace), COMMIT_TIMEOUT_MS);
+      releaseBranch(client);
+      return { outcome: "committed" };
+    } catch (err) {
+      const error = err as Error;
+      releaseBranch(client, error);
+      const status = await this.settleOnePhase(txId, pid);
+      if (status === "committed") return { outcome: "committed" };
+      return { outcome: status, error, pid };
+    }
+  }
+
+  /**
+   * What became of a one-phase commit: committed when its evidence row is there; aborted
+   * once the session that ran it is gone with no evidence (the row and the commit are one
+   * local transaction, and nothing can commit it after its session ended); unknown when the
+   * shard cannot be asked within `windowMs`. A session still open (its COMMIT never arrived,
+   * or is stuck behind a partition) is terminated, which aborts it unless its commit record
+   * is already written. The session is checked before the evidence, each in its own
+   * statement: a session that commits and exits between the two is then seen committed.
+   * `pid` null (unknown) means the session is taken to be gone.
+   */
+  async settleOnePhase(
+    txId: string,
+    pid: number | null,
+    windowMs = COMMIT_SETTLE_MS,
+  ): Promise<"committed" | "aborted" | "unknown"> {
+    const until = Date.now() + windowMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const alive =
+          pid !== null &&
+          (
+            await this.controlPool.query(
+              "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND datname = current_database() AND application_name = $2",
+              [pid, this.applicationName],
+            )
+          ).rowCount! > 0;
+        if ((await this.onePhaseCommitted([txId])).length > 0) return "committed";
+        if (!alive) return "aborted";
+        await this.controlPool.query(
+          "SELECT pg_terminate_backend($1) FROM pg_stat_activity WHERE pid = $1 AND application_name = $2",
+          [pid, this.applicationName],
+        );
+      } catch {
+        // the shard cannot be asked right now; try again until the window closes
+      }
+      if (Date.now() >= until) return "unknown";
+      await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempt)));
     }
   }
 

@@ -146,6 +146,12 @@ describe("filters", () => {
   let truth: Truth[];
 
   beforeAll(async () => {
+    // The engine's end records land in the background, batched: wait for them before the snapshot.
+    await waitFor(
+      async () => (await env.prisma.transaction.count({ where: { coordinatorId: engine.instanceId, endedAt: null } })) === 0,
+      5_000,
+      "the engine's end records",
+    );
     const rows = await env.prisma.transaction.findMany({
       select: { id: true, label: true, status: true, startedAt: true, branches: { select: { shard: true } } },
     });

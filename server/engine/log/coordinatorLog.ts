@@ -11,7 +11,7 @@ import { decideAbort, type AbortDecision } from "./decisions";
 import { finishAborted, markQueued, recordDeliveryFailure, recordPhase2, resolveBranch } from "./delivery";
 import { branchState, readTransaction, type BranchRow, type BranchState, type TxRow } from "./reads";
 import {
-  onePhaseXid,
+  onePhasePid,
   recordOnePhaseEvidence,
   recordOnePhaseInDoubt,
   settleOnePhase,
@@ -228,7 +228,7 @@ export class CoordinatorLog {
   }
 
   /** See log/onePhase.ts recordOnePhaseInDoubt: forced, the caller is told OUTCOME_PENDING. */
-  recordOnePhaseInDoubt(tx: OnePhaseItem & { xid: string | null; error: string; actor: string }): Promise<void> {
+  recordOnePhaseInDoubt(tx: OnePhaseItem & { pid: number | null; error: string; actor: string }): Promise<void> {
     return recordOnePhaseInDoubt(this.forced, tx);
   }
 
@@ -241,8 +241,8 @@ export class CoordinatorLog {
     return recordOnePhaseEvidence(this.forced, shard, items, actor);
   }
 
-  onePhaseXid(txId: string): Promise<string | null> {
-    return onePhaseXid(this.lazy, txId);
+  onePhasePid(txId: string): Promise<number | null> {
+    return onePhasePid(this.lazy, txId);
   }
 
   /** See log/onePhase.ts settleOnePhase: forced, it ends the transaction. */

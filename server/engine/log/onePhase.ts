@@ -45,12 +45,12 @@ export async function writeOnePhase(db: LogDb, items: OnePhaseItem[]): Promise<v
 /**
  * A one-phase commit whose outcome the shard could not tell yet (its reply was lost and
  * the shard is unreachable): logged in doubt, PREPARING with one_phase set and the local
- * transaction id in the record, so that recovery asks the shard again (Recovery.finish)
+ * backend pid in the record, so that recovery asks the shard again (Recovery.finish)
  * and engine.outcome() can answer once it has. Forced: the caller is told OUTCOME_PENDING.
  */
 export async function recordOnePhaseInDoubt(
   db: LogDb,
-  tx: OnePhaseItem & { xid: string | null; error: string; actor: string },
+  tx: OnePhaseItem & { pid: number | null; error: string; actor: string },
 ): Promise<void> {
   await execute(
     db,
@@ -67,18 +67,18 @@ export async function recordOnePhaseInDoubt(
         INSERT INTO branches (tx_id, shard, gid, status, last_error)
         SELECT id, ${tx.shard}, ${tx.gid}, 'ACTIVE', ${tx.error} FROM t)
       INSERT INTO tx_log (tx_id, type, actor, shard, data)
-      SELECT id, 'one-phase.in-doubt', ${tx.actor}, ${tx.shard}, ${jsonParam({ xid: tx.xid, error: tx.error })}::jsonb FROM t`,
+      SELECT id, 'one-phase.in-doubt', ${tx.actor}, ${tx.shard}, ${jsonParam({ pid: tx.pid, error: tx.error })}::jsonb FROM t`,
     ),
   );
 }
 
 /** The local transaction id a one-phase commit in doubt was logged with (recordOnePhaseInDoubt). */
-export async function onePhaseXid(db: LogDb, txId: string): Promise<string | null> {
-  const rows = await queryRows<{ xid: string | null }>(
+export async function onePhasePid(db: LogDb, txId: string): Promise<number | null> {
+  const rows = await queryRows<{ pid: number | null }>(
     db,
-    sql`SELECT data->>'xid' AS xid FROM tx_log WHERE tx_id = ${txId}::uuid AND type = 'one-phase.in-doubt' ORDER BY id DESC LIMIT 1`,
+    sql`SELECT (data->>'pid')::int AS pid FROM tx_log WHERE tx_id = ${txId}::uuid AND type = 'one-phase.in-doubt' ORDER BY id DESC LIMIT 1`,
   );
-  return rows[0]?.xid ?? null;
+  return rows[0]?.pid ?? null;
 }
 
 /**
@@ -108,7 +108,7 @@ export async function settleOnePhase(
           last_error = NULL, attempts = attempts + 1
         WHERE tx_id IN (SELECT id FROM t))
       INSERT INTO tx_log (tx_id, type, actor, data)
-      SELECT id, 'one-phase.settled', ${tx.actor}, ${jsonParam({ status: outcome, via: "pg_xact_status" })}::jsonb FROM t`,
+      SELECT id, 'one-phase.settled', ${tx.actor}, ${jsonParam({ status: outcome, via: "shard" })}::jsonb FROM t`,
     ),
   );
   return n > 0;

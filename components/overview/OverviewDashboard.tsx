@@ -150,9 +150,11 @@ function StatTiles({ data }: { data: OverviewMetrics | undefined }) {
         label="In flight"
         href="/transactions?state=open"
         value={data ? formatInteger(data.inFlight.total) : "–"}
+        // The log records a transaction from its commit on (begin is lazy), so running ones
+        // appear only on the live Transactions list; ACTIVE rows exist only from older versions.
         hint={
           open
-            ? `active ${open.ACTIVE} · preparing ${open.PREPARING} · committing ${open.COMMITTING} · aborting ${open.ABORTING}`
+            ? `${open.ACTIVE > 0 ? `active ${open.ACTIVE} · ` : ""}preparing ${open.PREPARING} · committing ${open.COMMITTING} · aborting ${open.ABORTING} (in the log from commit on)`
             : ""
         }
       />

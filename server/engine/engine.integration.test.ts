@@ -327,6 +327,18 @@ describe("two-phase commit across shards", () => {
     expect(detail.timeline.map((r) => r.type)).toEqual(["begin", "end"]);
   });
 
+  it("refuses to start a commit once its instance's lease has run out (a pause longer than the lease)", async () => {
+    const paused = await env.engine();
+    const tx = await paused.begin({ label: "test-lease-lapsed", timeoutMs: 30_000 });
+    await tx.run("shard-a", (c) => applyLeg(c, tx.id, 36, -1));
+    await tx.run("shard-b", (c) => applyLeg(c, tx.id, 37, 1));
+    paused.simulateCrash(); // no more heartbeats: the lease (1 s in tests) runs out while the handle lives on
+    await env.prisma.engineInstance.update({ where: { id: paused.instanceId }, data: { leaseExpiresAt: new Date(Date.now() - 1_000) } });
+    await expect(tx.commit()).rejects.toMatchObject({ code: "TX_ABORTED", message: expect.stringMatching(/lease ran out/) });
+    expect(await preparedCount()).toBe(0);
+    expect([await ledgerRows("shard-a", tx.id), await ledgerRows("shard-b", tx.id)]).toEqual([0, 0]);
+  });
+
   it("has no record of a transaction before its commit begins, so an operator cannot act on it yet", async () => {
     const tx = await engine.begin({ label: "test-not-logged-yet" });
     tx.publish({ aggregatetype: "test", aggregateid: tx.id, type: "test.later", payload: null });

@@ -617,12 +617,14 @@ export class Transaction {
 
   private async lostDecision(): Promise<CohortError> {
     const row = await this.ctx.log.read(this.id).catch(() => null);
-    if (row && this.ctx.clock.now() >= this.deadline && row.status !== "ABORTING" && row.status !== "ABORTED") {
+    if (this.ctx.clock.now() >= this.deadline && row?.status !== "ABORTING" && row?.status !== "ABORTED") {
       return new CohortError("TX_TIMED_OUT", `transaction ${this.id} passed its deadline before the commit point`);
     }
-    const why =
-      row?.abortReason ??
-      (row?.coordinatorId !== this.ctx.instanceId ? "taken over by another engine instance" : "deadline passed");
+    // No row: the PREPARING record was refused, and within the deadline only a lapsed lease does that.
+    const why = !row
+      ? "this engine instance's lease ran out before the commit began (a pause longer than the lease), so it may not start one"
+      : (row.abortReason ??
+        (row.coordinatorId !== this.ctx.instanceId ? "taken over by another engine instance" : "deadline passed"));
     return new CohortError("TX_ABORTED", `transaction ${this.id} was aborted before the commit point: ${why}`, {
       details: { status: row?.status ?? null },
     });

@@ -333,7 +333,10 @@ describe("two-phase commit across shards", () => {
     await tx.run("shard-a", (c) => applyLeg(c, tx.id, 36, -1));
     await tx.run("shard-b", (c) => applyLeg(c, tx.id, 37, 1));
     paused.simulateCrash(); // no more heartbeats: the lease (1 s in tests) runs out while the handle lives on
-    await env.prisma.engineInstance.update({ where: { id: paused.instanceId }, data: { leaseExpiresAt: new Date(Date.now() - 1_000) } });
+    await env.prisma.engineInstance.update({
+      where: { id: paused.instanceId },
+      data: { leaseExpiresAt: new Date(Date.now() - 1_000) },
+    });
     await expect(tx.commit()).rejects.toMatchObject({ code: "TX_ABORTED", message: expect.stringMatching(/lease ran out/) });
     expect(await preparedCount()).toBe(0);
     expect([await ledgerRows("shard-a", tx.id), await ledgerRows("shard-b", tx.id)]).toEqual([0, 0]);

@@ -135,11 +135,37 @@ describe("two-phase commit across shards", () => {
     await tx.run("shard-a", (c) => applyLeg(c, tx.id, 32, -3));
     // A deferred foreign key is only checked at COMMIT: the shard refuses it.
     await tx.run("shard-a", (c) => c.query("INSERT INTO one_phase_children VALUES (42)"));
+    // The shard's answer is final: nothing to ask it afterwards.
+    const settle = vi.spyOn(env.shard("shard-a"), "settleOnePhase");
     const err = await tx.commit().catch((e: unknown) => e);
+    expect(settle).not.toHaveBeenCalled();
+    settle.mockRestore();
     expect(err).toMatchObject({ code: "BRANCH_FAILED", message: expect.stringMatching(/foreign key/) });
     expect(await balance("shard-a", 32)).toBe(before);
     expect(await ledgerRows("shard-a", tx.id)).toBe(0);
     expect(await txRow(tx.id)).toMatchObject({ status: "ABORTED", decision: "ABORT" });
+  });
+
+  it("aborts at once a one-phase commit on a shard without the evidence table, and makes the table", async () => {
+    const shardB = env.shard("shard-b");
+    await shardB.query("DROP TABLE cohort_one_phase"); // as on a shard that was down when the engine started
+    const tx = await engine.begin({ label: "test-one-phase-no-table" });
+    await tx.run("shard-b", (c) => applyLeg(c, tx.id, 39, 1));
+    const started = Date.now();
+    await expect(tx.commit()).rejects.toMatchObject({
+      code: "BRANCH_FAILED",
+      message: expect.stringMatching(/cohort_one_phase/),
+    });
+    expect(Date.now() - started).toBeLessThan(5_000); // not the 15 s settle window
+    expect(await ledgerRows("shard-b", tx.id)).toBe(0);
+    await waitFor(
+      async () => (await shardB.query("SELECT to_regclass('cohort_one_phase') IS NOT NULL AS ok")).rows[0]!.ok === true,
+      5_000,
+      "the table to be made",
+    );
+    const next = await engine.begin({ label: "test-one-phase-table-back" });
+    await next.run("shard-b", (c) => applyLeg(c, next.id, 39, 1));
+    await expect(next.commit()).resolves.toEqual({ id: next.id, status: "COMMITTED" });
   });
 
   it("learns a one-phase outcome from the shard when the COMMIT's reply is lost", async () => {

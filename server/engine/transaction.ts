@@ -370,15 +370,18 @@ export class Transaction {
       await this.logUnpreparedAbort(reason, "abort").catch(() => undefined);
       throw new CohortError("BRANCH_FAILED", reason, { cause: result.error, details: { shard: name } });
     }
+    const record = {
+      id: this.id,
+      label: this.label,
+      coordinatorId: this.ctx.instanceId,
+      startedAt: new Date(this.startedAt),
+      deadlineAt: new Date(this.deadline),
+      shard: name,
+      gid: formatGid(this.ctx.namespace, this.id, name),
+    };
     if (result.outcome === "unknown") {
       await this.ctx.log.recordOnePhaseInDoubt({
-        id: this.id,
-        label: this.label,
-        coordinatorId: this.ctx.instanceId,
-        startedAt: new Date(this.startedAt),
-        deadlineAt: new Date(this.deadline),
-        shard: name,
-        gid: formatGid(this.ctx.namespace, this.id, name),
+        ...record,
         pid: result.pid,
         error: errorMessage(result.error),
         actor: this.ctx.actor,
@@ -390,17 +393,7 @@ export class Transaction {
     this.ctx.costs.commits++;
     this.ctx.published(this.id, "COMMITTED", this.label);
     this.ctx.releaseLocks(this.id);
-    void this.ctx.log
-      .recordOnePhase({
-        id: this.id,
-        label: this.label,
-        coordinatorId: this.ctx.instanceId,
-        startedAt: new Date(this.startedAt),
-        deadlineAt: new Date(this.deadline),
-        shard: name,
-        gid: formatGid(this.ctx.namespace, this.id, name),
-      })
-      .catch(() => undefined); // history only: the commit happened on the shard
+    void this.ctx.log.recordOnePhase(record).catch(() => undefined); // history only: the commit happened on the shard
     return { id: this.id, status: "COMMITTED" };
   }
 

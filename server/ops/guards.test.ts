@@ -5,6 +5,15 @@ const allowed = (tx: GuardInput) => Object.fromEntries(allowedActions(tx).map((a
 const prepared = { status: "ACTIVE", vote: null };
 
 describe("allowedActions", () => {
+  it("offers only retry (asking the shard) for a one-phase commit in doubt: its shard, not an operator, decided it", () => {
+    const options = allowedActions({ status: "PREPARING", decision: null, onePhase: true, branches: [prepared] });
+    expect(Object.fromEntries(options.map((a) => [a.action, a.allowed]))).toEqual({
+      retry: true,
+      "force-abort": false,
+      "force-commit": false,
+    });
+    expect(options.find((a) => a.action === "force-abort")!.why).toMatch(/one-phase/);
+  });
   it("offers abort and commit for an undecided transaction whose branches are all prepared", () => {
     expect(
       allowed({

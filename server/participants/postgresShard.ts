@@ -33,6 +33,20 @@ const COMMIT_TIMEOUT_MS = 15_000;
 /** How long a one-phase commit with a lost reply keeps asking the shard before it answers OUTCOME_PENDING. */
 const COMMIT_SETTLE_MS = 15_000;
 
+/** SQLSTATE 42P01: "relation does not exist". */
+const UNDEFINED_TABLE = "42P01";
+
+/**
+ * An error the shard answered with, as opposed to a lost or cut-off reply: it carries a
+ * SQLSTATE outside the classes that mean the connection or the server went away (08
+ * connection exception, 57P operator intervention such as a shutdown, 53 and 58 resources
+ * and system errors), so the statement was refused and its transaction rolled back.
+ */
+function refusedByShard(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57P|53|58)/.test(code);
+}
+
 /** SQLSTATE 42704: "prepared transaction with identifier … does not exist". */
 const UNDEFINED_OBJECT = "42704";
 
@@ -145,6 +159,13 @@ export class PostgresShard {
     } catch (err) {
       const error = err as Error;
       releaseBranch(client, error);
+      if (refusedByShard(error)) {
+        // The shard answered with an error: the INSERT failed (the COMMIT after it was then
+        // skipped) or the COMMIT itself failed (a deferred constraint): rolled back, final.
+        // A missing evidence table (a shard down when the engine started) is made for next time.
+        if ((error as { code?: string }).code === UNDEFINED_TABLE) void this.ensureOnePhaseTable().catch(() => undefined);
+        return { outcome: "aborted", error, pid };
+      }
       const status = await this.settleOnePhase(txId, pid);
       if (status === "committed") return { outcome: "committed" };
       return { outcome: status, error, pid };

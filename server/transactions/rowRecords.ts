@@ -4,6 +4,8 @@
 // every branch voted yes, so a branch row left ACTIVE under it was PREPARED. The console
 // shows both exactly as it did when they were written out; this is their single owner.
 
+import type { TimelineRecord } from "./types";
+
 /** The row fields the derived records and branch states are made from. */
 export interface LogRow {
   label: string;
@@ -18,14 +20,8 @@ export interface LogRow {
   endedAt: Date | null;
 }
 
-export interface RecordLike {
-  id: string;
-  at: string;
-  type: string;
-  actor: string;
-  shard: string | null;
-  data: unknown;
-}
+/** A timeline record as the console shows it (written, or derived here). */
+export type RecordLike = TimelineRecord;
 
 /** Record types that carry a decision: any of them makes a derived decision record redundant. */
 const DECISION_TYPES = new Set(["decision", "abort", "timeout", "recovery.abort", "deadlock.victim", "one-phase.settled"]);
